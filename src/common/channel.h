@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HvChannel: the transport seam between a daemon's manager and the guest kernel.
+ *
+ * One implementation per transport (char device today; uio ring later). Every
+ * implementation carries whole messages: one message per recv, one per send. The manager
+ * never touches descriptors directly except to hand channel_get_fd() to the event loop.
+ *
+ * Non-logging: failures come back as negative errno; the manager decides and logs.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/macro.h"
+
+typedef struct HvChannel HvChannel;
+
+/*
+ * What a service writes right after open, and how the kernel's reply is checked.
+ * The kernel makes a service READY only once that reply has been read, so connect
+ * always reads it before returning.
+ */
+typedef struct HvRegistration {
+	const void *msg;    /* registration message, written once per connect */
+	size_t msg_len;
+	size_t reply_size;  /* exact size the reply must have (KVP 7432, VSS 4, fcopy 4) */
+	uint64_t reply_timeout_usec; /* wait at most this long for the reply */
+	/* Validates the reply (called with exactly reply_size bytes); 0 or negative errno. */
+	int (*check_reply)(const void *reply, size_t len, void *userdata);
+	void *userdata;
+} HvRegistration;
+
+typedef struct HvChannelOps {
+	const char *name;
+	int (*connect)(HvChannel *ch);
+	void (*disconnect)(HvChannel *ch);
+	int (*recv)(HvChannel *ch, void *buf, size_t size, size_t *ret_len);
+	int (*send)(HvChannel *ch, const void *buf, size_t len);
+	int (*get_fd)(HvChannel *ch);
+	void (*free)(HvChannel *ch);
+} HvChannelOps;
+
+/* Embedded first in every implementation's private struct. */
+struct HvChannel {
+	const HvChannelOps *ops;
+	unsigned n_connects; /* successful connects, for status and tests */
+};
+
+/*
+ * A char-device channel on path (e.g. /dev/vmbus/hv_kvp). The node may be anything that
+ * gives one message per read/write (a real misc device, a FUSE file, a SEQPACKET socket
+ * path is not supported): no S_ISCHR check. reg is copied; reg->msg must outlive the
+ * channel.
+ */
+int channel_chardev_new(const char *path, const HvRegistration *reg, HvChannel **ret);
+
+/*
+ * Opens and registers: open(O_RDWR|O_CLOEXEC), write the registration message, wait for
+ * POLLIN up to reply_timeout_usec, read the reply and check it. Errors: open's errno
+ * (-ENOENT, -EBUSY, ...), -ETIMEDOUT, -EBADMSG for a reply of the wrong size, or
+ * check_reply's error. On error the channel is left disconnected.
+ */
+int channel_connect(HvChannel *ch);
+void channel_disconnect(HvChannel *ch);
+/* disconnect + connect: the recovery for any read or write failure. */
+int channel_reconnect(HvChannel *ch);
+
+/*
+ * Receives one message if one is queued: polls with a zero timeout first, because the
+ * kernel ignores O_NONBLOCK and a read with nothing queued would block. Returns 0 with
+ * *ret_len set, -EAGAIN if nothing is queued, -ENOBUFS if the message is larger than size
+ * (it stays queued), or the read errno.
+ */
+int channel_recv(HvChannel *ch, void *buf, size_t size, size_t *ret_len);
+/* Sends one whole message; a short write is -EIO. */
+int channel_send(HvChannel *ch, const void *buf, size_t len);
+/* The descriptor to poll for POLLIN, or -EBADF when disconnected. */
+int channel_get_fd(HvChannel *ch);
+
+HvChannel *channel_free(HvChannel *ch);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HvChannel *, channel_free);

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv-hostsim: the simulated Hyper-V host and guest kernel.
+ *
+ * A HostSim owns a private environment (mount, network and UTS namespaces entered by the
+ * calling process; a tmpfs scratch directory; a private /dev with /dev/vmbus served by an
+ * in-process FUSE low-level server) and plays both the host and the hv_utils kernel driver:
+ * host requests are built in the host's UTF-16 wire form, converted and length-limited
+ * exactly as drivers/hv/hv_kvp.c does, queued on the emulated device with the transport's
+ * semantics (hv_utils_transport.c), and the daemon's reply is converted back as the kernel
+ * would before the host sees it.
+ *
+ * Used by the hv-hostsim tool (scenarios, demo), the integration tests and the benchmarks;
+ * every one of them runs the real daemon binaries against it.
+ *
+ * hostsim_new() calls unshare(), which requires a single-threaded caller: create the HostSim
+ * before starting any thread. Requires root and /dev/fuse.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/macro.h"
+
+typedef struct HostSim HostSim;
+typedef struct HostSimDaemon HostSimDaemon;
+
+typedef struct HostSimOptions {
+	/* Environment. */
+	bool netns;                /* new netns with veth hv0 <-> hv0peer, addresses and routes */
+	const char *hostname;      /* UTS hostname, default "hvguest-vm" */
+	const char *domain;        /* FQDN domain in the bound /etc/hosts, default "example.test" */
+	const char *os_release;    /* text bound over /etc/os-release; NULL keeps the machine's */
+	bool tmpfs_var_lib;        /* tmpfs on /var/lib (for the upstream daemon's fixed path) */
+
+	/* Kernel model. */
+	uint64_t kvp_timeout_usec; /* HV_UTIL_TIMEOUT, default 30 s */
+} HostSimOptions;
+
+/* Addresses hostsim puts on hv0 when netns is set (the "primary NIC"). */
+#define HOSTSIM_MAC "00:15:5D:12:34:56"
+#define HOSTSIM_IPV4 "192.0.2.10"
+#define HOSTSIM_IPV4_GW "192.0.2.1"
+#define HOSTSIM_IPV6 "2001:db8::10"
+
+int hostsim_new(const HostSimOptions *o, HostSim **ret);
+/* Stops daemons (SIGTERM, then SIGKILL), unmounts, removes the scratch directory. */
+HostSim *hostsim_free(HostSim *sim);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HostSim *, hostsim_free);
+
+/* The scratch directory (tmpfs) and a per-sim state directory inside it ("<scratch>/state"). */
+const char *hostsim_scratch_dir(HostSim *sim);
+const char *hostsim_state_dir(HostSim *sim);
+/* The emulated device node, e.g. "/dev/vmbus/hv_kvp". */
+const char *hostsim_kvp_device(HostSim *sim);
+
+/*
+ * Starts argv[0] with argv, stdin /dev/null, stdout+stderr appended to
+ * "<scratch>/<basename>.log" (hostsim_daemon_log_path()), PR_SET_PDEATHSIG=SIGKILL.
+ * extra_env: NULL or NULL-terminated "K=V" strings added to the environment.
+ */
+int hostsim_daemon_spawn(HostSim *sim, char *const argv[], char *const extra_env[],
+			 HostSimDaemon **ret);
+pid_t hostsim_daemon_pid(HostSimDaemon *d);
+const char *hostsim_daemon_log_path(HostSimDaemon *d);
+/* Sends sig; for SIGTERM/SIGKILL waits up to timeout and returns the wait status (>= 0). */
+int hostsim_daemon_signal(HostSimDaemon *d, int sig);
+int hostsim_daemon_wait(HostSimDaemon *d, uint64_t timeout_usec, int *ret_status);
+/* SIGTERM, wait up to 5 s, then SIGKILL; frees d. Returns the wait status or negative errno. */
+int hostsim_daemon_stop(HostSimDaemon *d);
+
+/* Waits until the KVP service is READY (daemon registered) and nothing is queued. */
+int hostsim_kvp_wait_ready(HostSim *sim, uint64_t timeout_usec);
+
+/* Counters of the emulated transport, for tests of the reopen and EBUSY paths. */
+typedef struct HostSimKvpStats {
+	unsigned opens;          /* successful opens */
+	unsigned ebusy;          /* opens refused with EBUSY */
+	unsigned releases;
+	unsigned registrations;  /* registration messages accepted */
+	unsigned einval_writes;  /* writes refused with EINVAL (late/unsolicited replies) */
+	unsigned timeouts;       /* requests the host saw fail because the daemon was late */
+	bool ready;
+} HostSimKvpStats;
+void hostsim_kvp_stats(HostSim *sim, HostSimKvpStats *ret);
+/* The version string the kernel model sends in the registration reply ("3.1"). */
+
+/* What the host sees back. Strings are UTF-8 converted from the host's UTF-16. */
+typedef struct HostKvpReply {
+	uint32_t status;  /* IC status: HV_S_OK, HV_E_FAIL (also on timeout), HV_S_CONT, ... */
+	char key[1024];   /* ENUMERATE: key; empty otherwise */
+	char value[4096]; /* ENUMERATE and GET: value */
+} HostKvpReply;
+
+/*
+ * One host transaction on the KVP IC. Strings are UTF-8 here; the simulator converts them to
+ * UTF-16 as the host would, then to what the kernel hands the daemon. Waits for the reply
+ * (or the kernel's timeout, when the host sees HV_E_FAIL). Returns 0 when the host got an
+ * answer (any status) or a negative errno when the simulator itself failed.
+ */
+int hostsim_kvp_set(HostSim *sim, uint8_t pool, const char *key, const char *value,
+		    HostKvpReply *ret);
+/* SET with a REG_U32 / REG_U64 value (the kernel renders it as decimal text). */
+int hostsim_kvp_set_u32(HostSim *sim, uint8_t pool, const char *key, uint32_t value,
+			HostKvpReply *ret);
+int hostsim_kvp_get(HostSim *sim, uint8_t pool, const char *key, HostKvpReply *ret);
+int hostsim_kvp_delete(HostSim *sim, uint8_t pool, const char *key, HostKvpReply *ret);
+int hostsim_kvp_enumerate(HostSim *sim, uint8_t pool, uint32_t index, HostKvpReply *ret);
+
+/*
+ * Raw access for robustness tests: sends an arbitrary kernel->daemon message (len bytes as
+ * the daemon will read them, bypassing the host conversion) and returns the daemon's raw
+ * reply (up to reply_size bytes) in reply/ret_len. Fails with -ETIMEDOUT like the kernel.
+ */
+int hostsim_kvp_raw(HostSim *sim, const void *msg, size_t len, void *reply, size_t reply_size,
+		    size_t *ret_len, uint32_t *ret_host_status);
+
+/* Runs a command inside the simulated guest (same namespaces) and waits for it. */
+int hostsim_run(HostSim *sim, char *const argv[], uint64_t timeout_usec, int *ret_status);
