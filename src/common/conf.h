@@ -40,7 +40,7 @@ typedef struct ConfItem {
 	const char *key;
 	ConfType type;
 	size_t offset; /* offsetof() into the caller's settings struct */
-	uint64_t min, max;
+	uint64_t min, max; /* CONF_UINT, CONF_USEC, CONF_MODE; max == 0 means the type's maximum */
 } ConfItem;
 
 typedef struct ConfError {
@@ -53,6 +53,7 @@ typedef struct ConfError {
 /*
  * Parses one buffer as if it came from file "name" into target. Used for every file and by
  * the unit tests and fuzzer. Returns 0 or a negative errno (-EINVAL with *reterr filled).
+ * On failure the assignments before the failing line have been applied: discard target.
  */
 int conf_parse_buffer(const ConfItem *table, size_t n_items, void *target, const char *name,
 		      const char *text, size_t len, ConfError *reterr);

@@ -28,5 +28,5 @@
  */
 uint32_t hv_status_from_errno(int r);
 
-/* "HV_S_OK", "HV_E_FAIL", ... or "0x%08x" rendered into a static table entry / "unknown". */
+/* "HV_S_OK", "HV_E_FAIL", ...: the macro name of a known status, or "unknown". Never NULL. */
 const char *hv_status_to_string(uint32_t status);

@@ -1,1 +1,449 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/channel.h"
+#include "common/event.h"
+#include "common/fileio.h"
+#include "common/hv-status.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "kvp/kvp-auto.h"
+#include "kvp/kvp-fqdn.h"
+#include "kvp/kvp-manager.h"
+#include "kvp/kvp-msg.h"
+#include "kvp/kvp-netinfo.h"
+#include "kvp/kvp-persist.h"
+#include "kvp/kvp-store.h"
+
+/* The kernel answers registration at once; a second is generous even on a loaded guest. */
+#define REGISTER_TIMEOUT_USEC (5 * USEC_PER_SEC)
+#define RECONNECT_MIN_USEC (100 * USEC_PER_MSEC)
+#define RECONNECT_MAX_USEC (5 * USEC_PER_SEC)
+
+struct Manager {
+	const KvpSettings *settings;
+	Event *event;
+	EventSource *io;
+	EventSource *reconnect_timer;
+	HvChannel *channel;
+	int state_fd;
+	KvpStore *store;
+	KvpAuto *autopool;
+	KvpFqdn *fqdn;
+	KvpPersist *persist;
+	bool persist_stuck; /* the writer did not stop in time: leave store and thread alone */
+	uint64_t reconnect_delay_usec;
+	uint64_t n_requests;
+	char version[64];
+	uint8_t register_msg[KVP_MSG_SIZE];
+	/* Twice the message size so a kernel message of an unexpected size is seen whole. */
+	uint8_t in[2 * KVP_MSG_SIZE];
+	uint8_t out[KVP_MSG_SIZE];
+	KvpRequest req;
+};
+
+static int check_register_reply(const void *reply, size_t len, void *userdata)
+{
+	Manager *m = userdata;
+
+	return kvp_msg_parse_register_reply(reply, len, m->version, sizeof(m->version));
+}
+
+static void on_fqdn(const char *fqdn, void *userdata)
+{
+	Manager *m = userdata;
+
+	/* Called on the resolver thread; kvp_auto_set_fqdn() is thread-safe. */
+	kvp_auto_set_fqdn(m->autopool, fqdn);
+}
+
+static int op_get(Manager *m, const KvpRequest *req)
+{
+	const char *value;
+	int r;
+
+	if (req->pool == KVP_POOL_AUTO)
+		r = kvp_auto_get(m->autopool, req->key, &value);
+	else
+		r = kvp_store_get(m->store, req->pool, req->key, &value);
+	if (r < 0)
+		return r;
+	return kvp_msg_build_get(m->out, req->key, value);
+}
+
+static int op_set(Manager *m, const KvpRequest *req)
+{
+	int r = kvp_store_set(m->store, req->pool, req->key, req->value);
+	if (r < 0)
+		return r;
+	kvp_persist_kick(m->persist);
+	kvp_msg_build_status(m->out, HV_S_OK);
+	return 0;
+}
+
+static int op_delete(Manager *m, const KvpRequest *req)
+{
+	int r = kvp_store_delete(m->store, req->pool, req->key);
+	if (r < 0)
+		return r;
+	kvp_persist_kick(m->persist);
+	kvp_msg_build_status(m->out, HV_S_OK);
+	return 0;
+}
+
+static int op_enumerate(Manager *m, const KvpRequest *req)
+{
+	const char *key, *value;
+	int r;
+
+	if (req->pool == KVP_POOL_AUTO) {
+		/* A new host enumeration: let the resolver catch up with hostname changes. */
+		if (req->index == 0)
+			kvp_fqdn_request_refresh(m->fqdn);
+		r = kvp_auto_enumerate(m->autopool, req->index, &key, &value);
+	} else {
+		r = kvp_store_enumerate(m->store, req->pool, req->index, &key, &value);
+	}
+	if (r < 0)
+		return r;
+	return kvp_msg_build_enumerate(m->out, key, value);
+}
+
+static int dispatch(Manager *m, const KvpRequest *req)
+{
+	switch (req->op) {
+	case KVP_OP_GET:
+		return op_get(m, req);
+	case KVP_OP_SET:
+		return op_set(m, req);
+	case KVP_OP_DELETE:
+		return op_delete(m, req);
+	case KVP_OP_ENUMERATE:
+		return op_enumerate(m, req);
+	case KVP_OP_GET_IP_INFO:
+	case KVP_OP_SET_IP_INFO:
+		/* Per-NIC IP information is not implemented yet. */
+		return -EOPNOTSUPP;
+	case _KVP_OP_MAX:
+	case _KVP_OP_INVALID:
+		break;
+	}
+	return -EOPNOTSUPP;
+}
+
+/* Logs how a request ended: debug for the normal outcomes, louder for bad host input. */
+static void log_request(Manager *m, const KvpRequest *req, int r, uint32_t status)
+{
+	char f_op[32], f_pool[32], f_status[32];
+	int level;
+
+	snprintf(f_op, sizeof(f_op), "HV_OP=%s", kvp_op_to_string((KvpOp)req->raw_op));
+	snprintf(f_pool, sizeof(f_pool), "HV_POOL=%u", req->raw_pool);
+	snprintf(f_status, sizeof(f_status), "HV_STATUS=0x%08x", status);
+
+	switch (r) {
+	case 0:
+	case -ENOENT: /* key not found, end of an enumeration: part of the protocol */
+		level = LOG_DEBUG;
+		break;
+	case -EROFS:
+		level = LOG_NOTICE;
+		break;
+	default:
+		level = LOG_WARNING;
+		break;
+	}
+	if (level > log_get_max_level())
+		return;
+	if (r >= 0 || r == -ENOENT)
+		log_fields_errno(level, 0, LOG_FIELDS(f_op, f_pool, f_status),
+				 "Host %s on pool %u key '%s' index %u: %s",
+				 kvp_op_to_string((KvpOp)req->raw_op), req->raw_pool, req->key,
+				 req->index, hv_status_to_string(status));
+	else if (r == -EROFS)
+		log_fields_errno(level, r, LOG_FIELDS(f_op, f_pool, f_status),
+				 "Host %s on pool %u (%s) refused: the daemon only stores host "
+				 "data in pools 0 and 3.",
+				 kvp_op_to_string((KvpOp)req->raw_op), req->raw_pool,
+				 kvp_pool_to_string((KvpPoolId)req->raw_pool));
+	else
+		log_fields_errno(level, r, LOG_FIELDS(f_op, f_pool, f_status),
+				 "Rejected host request op=%u pool=%u, answering %s: %m",
+				 req->raw_op, req->raw_pool, hv_status_to_string(status));
+}
+
+static int manager_reconnect(Manager *m, int reason);
+
+static int handle_message(Manager *m, size_t len)
+{
+	KvpRequest *req = &m->req;
+	uint32_t status;
+	int r;
+
+	m->n_requests++;
+	r = kvp_msg_decode(m->in, len, req);
+	if (r >= 0)
+		r = dispatch(m, req);
+	status = hv_status_from_errno(r);
+	if (r < 0)
+		kvp_msg_build_status(m->out, status);
+	log_request(m, req, r, status);
+
+	r = channel_send(m->channel, m->out, KVP_MSG_SIZE);
+	if (r < 0) {
+		/* Typically the kernel timed the request out (-EINVAL on the late reply). */
+		log_notice_errno(r, "The kernel did not take the reply, registering again: %m");
+		return manager_reconnect(m, r);
+	}
+	return 0;
+}
+
+static int on_channel(EventSource *s, int fd, short revents, void *userdata)
+{
+	Manager *m = userdata;
+	size_t len;
+	int r;
+
+	r = channel_recv(m->channel, m->in, sizeof(m->in), &len);
+	if (r == -EAGAIN) {
+		if (revents & (POLLERR | POLLHUP | POLLNVAL))
+			return manager_reconnect(m, -EPIPE);
+		return 0;
+	}
+	if (r < 0) {
+		log_notice_errno(r, "Reading from %s did not work, registering again: %m",
+				 m->settings->device);
+		return manager_reconnect(m, r);
+	}
+	return handle_message(m, len);
+}
+
+static int connect_channel(Manager *m)
+{
+	int r = channel_connect(m->channel);
+	if (r < 0)
+		return r;
+	kvp_auto_set_version(m->autopool, m->version);
+	return event_source_set_io_fd(m->io, channel_get_fd(m->channel));
+}
+
+static int on_reconnect_timer(EventSource *s, uint64_t usec, void *userdata)
+{
+	Manager *m = userdata;
+	int r;
+
+	r = connect_channel(m);
+	if (r < 0) {
+		m->reconnect_delay_usec = MIN(m->reconnect_delay_usec * 2, RECONNECT_MAX_USEC);
+		log_debug_errno(r, "Registering again did not work yet, next try in %llu ms: %m",
+				(unsigned long long)(m->reconnect_delay_usec / USEC_PER_MSEC));
+		return event_source_set_time_relative(s, m->reconnect_delay_usec);
+	}
+	m->reconnect_delay_usec = RECONNECT_MIN_USEC;
+	log_info("Registered with the host again (KVP protocol %s).", m->version);
+	(void)notify_status("Registered with the host (KVP protocol %s), %u registrations",
+			    m->version, m->channel->n_connects);
+	return event_source_set_enabled(m->io, true);
+}
+
+static int manager_reconnect(Manager *m, int reason)
+{
+	int r;
+
+	channel_disconnect(m->channel);
+	r = connect_channel(m);
+	if (r >= 0) {
+		(void)notify_status("Registered with the host (KVP protocol %s), %u registrations",
+				    m->version, m->channel->n_connects);
+		return 0;
+	}
+	log_notice_errno(r, "Could not register with %s, retrying: %m", m->settings->device);
+	(void)notify_status("Waiting for %s", m->settings->device);
+	r = event_source_set_enabled(m->io, false);
+	if (r < 0)
+		return r;
+	m->reconnect_delay_usec = RECONNECT_MIN_USEC;
+	return event_source_set_time_relative(m->reconnect_timer, m->reconnect_delay_usec);
+}
+
+static int on_signal(EventSource *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	Manager *m = userdata;
+
+	log_debug("Received signal %u, stopping.", si->ssi_signo);
+	(void)notify_stopping();
+	return event_exit(m->event, 0);
+}
+
+static int open_state(Manager *m)
+{
+	const KvpSettings *s = m->settings;
+	int r;
+
+	/* Upstream creates the directory 0755; the pool files carry the privacy decision. */
+	r = mkdir_p(s->state_dir, 0755);
+	if (r < 0)
+		return log_error_errno(r, "Could not create state directory '%s': %m", s->state_dir);
+	m->state_fd = open_dir(s->state_dir);
+	if (m->state_fd < 0)
+		return log_error_errno(m->state_fd, "Could not open state directory '%s': %m",
+				       s->state_dir);
+
+	KvpStoreOptions so = {
+		.dir_fd = m->state_fd,
+		.mode = 0644,
+		.host_pool_mode = s->private_host_pools ? 0600 : 0644,
+		.lock_timeout_usec = s->lock_timeout_usec,
+	};
+	r = kvp_store_open(&so, &m->store);
+	if (r < 0)
+		return log_error_errno(r, "Could not open the KVP pools in '%s': %m", s->state_dir);
+	return 0;
+}
+
+int manager_new(const KvpSettings *settings, Manager **ret)
+{
+	_cleanup_(manager_freep) Manager *m = NULL;
+	int r;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return log_oom();
+	m->settings = settings;
+	m->state_fd = -EBADF;
+
+	r = event_new(&m->event);
+	if (r < 0)
+		return log_error_errno(r, "Could not create the event loop: %m");
+	/* Before any thread exists, so every thread inherits these signals blocked. */
+	r = event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+	if (r >= 0)
+		r = event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+	if (r < 0)
+		return log_error_errno(r, "Could not set up signal handling: %m");
+	(void)signal(SIGPIPE, SIG_IGN);
+
+	r = open_state(m);
+	if (r < 0)
+		return r;
+
+	KvpAutoOptions ao = {
+		.os_release_path = settings->os_release,
+		.exclude_ifaces = settings->exclude_interfaces,
+		.net = &netinfo_libnl_ops,
+	};
+	r = kvp_auto_new(&ao, &m->autopool);
+	if (r < 0)
+		return log_error_errno(r, "Could not gather the auto pool's facts: %m");
+	r = kvp_fqdn_new(on_fqdn, m, &m->fqdn);
+	if (r < 0)
+		return log_error_errno(r, "Could not start the name resolver: %m");
+	kvp_fqdn_request_refresh(m->fqdn);
+	r = kvp_persist_new(m->store, &m->persist);
+	if (r < 0)
+		return log_error_errno(r, "Could not start the pool writer: %m");
+
+	kvp_msg_build_register(m->register_msg);
+	HvRegistration reg = {
+		.msg = m->register_msg,
+		.msg_len = KVP_MSG_SIZE,
+		.reply_size = KVP_MSG_SIZE,
+		.reply_timeout_usec = REGISTER_TIMEOUT_USEC,
+		.check_reply = check_register_reply,
+		.userdata = m,
+	};
+	r = channel_chardev_new(settings->device, &reg, &m->channel);
+	if (r < 0)
+		return log_error_errno(r, "Could not set up the channel to '%s': %m",
+				       settings->device);
+	r = event_add_io(m->event, &m->io, -EBADF, POLLIN, on_channel, m);
+	if (r >= 0)
+		r = event_source_set_enabled(m->io, false);
+	if (r >= 0)
+		r = event_add_time(m->event, &m->reconnect_timer, USEC_INFINITY, on_reconnect_timer,
+				   m);
+	if (r < 0)
+		return log_error_errno(r, "Could not set up event sources: %m");
+
+	*ret = TAKE_PTR(m);
+	return 0;
+}
+
+int manager_start(Manager *m)
+{
+	const char *dev = m->settings->device;
+	int r;
+
+	r = connect_channel(m);
+	switch (r) {
+	case -ENOENT:
+		/* Not a Hyper-V guest, or hv_utils not loaded: nothing to serve. */
+		return log_notice_errno(r, "Device %s is not present; the KVP service is not "
+					   "offered here.", dev);
+	case -EBUSY:
+		return log_error_errno(r, "Device %s is busy: another KVP daemon is running.", dev);
+	default:
+		if (r < 0)
+			return log_error_errno(r, "Could not register with %s: %m", dev);
+	}
+	r = event_source_set_enabled(m->io, true);
+	if (r < 0)
+		return log_error_errno(r, "Could not watch %s: %m", dev);
+
+	log_info("Registered with the host on %s (KVP protocol %s).", dev, m->version);
+	(void)notify_ready();
+	(void)notify_status("Registered with the host (KVP protocol %s)", m->version);
+	return 0;
+}
+
+int manager_run(Manager *m)
+{
+	int r;
+
+	r = event_set_watchdog(m->event, true);
+	if (r < 0)
+		return log_error_errno(r, "Could not enable the watchdog: %m");
+	r = event_loop(m->event);
+	if (r < 0)
+		return log_error_errno(r, "Event loop ended abnormally: %m");
+	return 0;
+}
+
+Manager *manager_free(Manager *m)
+{
+	if (!m)
+		return NULL;
+
+	if (m->persist) {
+		int r = kvp_persist_stop(m->persist, m->settings->flush_timeout_usec);
+		if (r < 0) {
+			/* Likely /var frozen by a backup: the writer is blocked in the kernel. */
+			log_warning_errno(r, "Pending KVP pool writes did not finish within %llu s, "
+					     "exiting without them: %m",
+					  (unsigned long long)(m->settings->flush_timeout_usec /
+							       USEC_PER_SEC));
+			m->persist_stuck = true;
+		} else {
+			kvp_persist_free(m->persist);
+		}
+	}
+	channel_free(m->channel);
+	event_source_free(m->io);
+	event_source_free(m->reconnect_timer);
+	kvp_fqdn_free(m->fqdn);
+	kvp_auto_free(m->autopool);
+	if (!m->persist_stuck) {
+		kvp_store_free(m->store);
+		safe_close(m->state_fd);
+	}
+	event_free(m->event);
+	free(m);
+	return NULL;
+}

@@ -33,14 +33,46 @@
 #include "kvp/kvp-msg.h"
 
 #define KVP_RECORD_SIZE (KVP_KEY_SIZE + KVP_VALUE_SIZE) /* 2560 */
+/* Records read from one pool file at most (80 MiB); later ones are ignored with a warning. */
+#define KVP_POOL_MAX_RECORDS 32768u
+
+/* One record, laid out exactly as in the file. In memory both fields are zero padded. */
+typedef struct KvpRecord {
+	char key[KVP_KEY_SIZE];
+	char value[KVP_VALUE_SIZE];
+} KvpRecord;
+
+/* What parsing a pool file image had to repair or drop. */
+typedef struct KvpParseStats {
+	size_t n_capped;       /* key or value without NUL, cut at a character boundary */
+	size_t n_skipped;      /* empty key, or key/value not valid UTF-8 */
+	size_t n_dropped;      /* whole records beyond KVP_POOL_MAX_RECORDS (file loads only) */
+	size_t trailing_bytes; /* partial record at the end (an appender mid-write), ignored */
+} KvpParseStats;
+
+/*
+ * Sanitises one raw record in place: a field without NUL is cut to 511 / 2047 bytes and
+ * then back to a UTF-8 character boundary; everything after the NUL is zeroed. Returns 0 if
+ * the record was intact, 1 if a field was cut, -EILSEQ if key or value is not valid UTF-8
+ * and -EBADMSG if the key is empty (the caller skips those records).
+ */
+int kvp_record_sanitize(KvpRecord *r);
+
+/*
+ * Pure parser of a pool file image: data[0..size) as whole 2560-byte records, each
+ * sanitised with kvp_record_sanitize(); skipped records are left out, file order is kept.
+ * *ret is malloc'ed (NULL when no record survives). ret_stats may be NULL. -ENOMEM only.
+ */
+int kvp_records_parse(const void *data, size_t size, KvpRecord **ret, size_t *ret_n,
+		      KvpParseStats *ret_stats);
 
 typedef struct KvpStore KvpStore;
 
 typedef struct KvpStoreOptions {
 	int dir_fd;               /* the state directory; dup'ed, the caller keeps its own */
-	mode_t mode;              /* pool file mode, 0644 by default (validation suites check it) */
-	mode_t host_pool_mode;    /* mode of pools 0 and 3; 0600 with [kvp] private_host_pools */
-	uint64_t lock_timeout_usec; /* longest wait for another program's lock */
+	mode_t mode;              /* pool file mode, 0644 by default (validation suites check it); 0 = 0644 */
+	mode_t host_pool_mode;    /* mode of pools 0 and 3; 0600 with [kvp] private_host_pools; 0 = mode */
+	uint64_t lock_timeout_usec; /* longest wait for another program's lock; 0 = one attempt */
 } KvpStoreOptions;
 
 /*

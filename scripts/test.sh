@@ -1,0 +1,100 @@
+#!/bin/bash
+# Builds hvguest and runs every test: unit and integration tests (the real daemons against
+# hv-hostsim), the same under ASan+UBSan, a bounded run of every fuzz target, and the
+# systemd unit's hardening score. Needs root (namespaces, FUSE). Prints one closing line
+# "tests: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+
+bash scripts/deps.sh || { echo "dependency installation failed"; exit 1; }
+
+fuzz_seconds=${HVGUEST_FUZZ_SECONDS:-30}
+failed_steps=()
+passed=0
+failed=0
+
+step() { echo; echo "=== $*"; }
+
+# Adds the cmocka case counts of one meson build's test log to the totals.
+count_cases() {
+  local log=$1/meson-logs/testlog.txt p f
+  [ -f "$log" ] || return 0
+  p=$(grep -aoE '\[  PASSED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}')
+  f=$(grep -aoE '\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}')
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+run_suite() {
+  local dir=$1; shift
+  step "configure $dir $*"
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; failed_steps+=("setup $dir"); return; }
+  fi
+  step "build $dir"
+  ninja -C "$dir" || { failed_steps+=("build $dir"); return; }
+  step "test $dir"
+  meson test -C "$dir" --print-errorlogs --num-processes 2 || failed_steps+=("tests in $dir")
+  count_cases "$dir"
+}
+
+run_suite build
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+
+step "fuzz (${fuzz_seconds}s per target)"
+if [ ! -f build-fuzz/build.ninja ]; then
+  CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=disabled -Dman=disabled \
+    -Db_sanitize=address,undefined -Db_lundef=false >build-fuzz.setup.log 2>&1 \
+    || { cat build-fuzz.setup.log; failed_steps+=("setup fuzz"); }
+fi
+if ninja -C build-fuzz >/dev/null; then
+  for target in $(find build-fuzz/src -type f -executable -name 'fuzz-*' | sort); do
+    name=$(basename "$target")
+    corpus=$(mktemp -d)
+    seeds="$top/fuzz/corpus/$name"
+    [ -d "$seeds" ] && cp -r "$seeds/." "$corpus/"
+    if "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+         -print_final_stats=1 "$corpus" >"build-fuzz/$name.log" 2>&1; then
+      echo "fuzz $name: ok ($(grep -m1 -oE 'stat::number_of_executed_units: *[0-9]+' "build-fuzz/$name.log" | grep -oE '[0-9]+$') runs)"
+      passed=$((passed + 1))
+    else
+      tail -40 "build-fuzz/$name.log"
+      echo "fuzz $name: crashed"
+      failed=$((failed + 1))
+      failed_steps+=("fuzz $name")
+    fi
+    rm -rf "$corpus"
+  done
+else
+  failed_steps+=("build fuzz")
+fi
+
+step "systemd hardening (exposure must be <= 2.5)"
+for unit in build/systemd/*.service; do
+  score=$(systemd-analyze security --offline=yes "$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+  if [ -n "$score" ] && awk -v s="$score" 'BEGIN {exit !(s <= 2.5)}'; then
+    echo "$(basename "$unit"): $score"
+    passed=$((passed + 1))
+  else
+    echo "$(basename "$unit"): exposure '${score:-unknown}' is above 2.5"
+    failed=$((failed + 1))
+    failed_steps+=("hardening $unit")
+  fi
+done
+
+step "formatting (clang-format)"
+if find src bench tests -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run --Werror 2>/tmp/hvguest-format.log; then
+  echo "formatting ok"
+else
+  head -30 /tmp/hvguest-format.log
+  failed_steps+=("clang-format")
+fi
+
+echo
+if [ ${#failed_steps[@]} -gt 0 ]; then
+  echo "FAILED steps: ${failed_steps[*]}"
+fi
+echo "tests: $passed passed, $failed failed"
+[ ${#failed_steps[@]} -eq 0 ] && [ "$failed" -eq 0 ]
