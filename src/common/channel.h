@@ -23,9 +23,9 @@ typedef struct HvChannel HvChannel;
  * always reads it before returning.
  */
 typedef struct HvRegistration {
-	const void *msg;    /* registration message, written once per connect */
-	size_t msg_len;
-	size_t reply_size;  /* exact size the reply must have (KVP 7432, VSS 4, fcopy 4) */
+	const void *msg;   /* registration message, written once per connect */
+	size_t msg_len;	   /* 0: nothing is written */
+	size_t reply_size; /* exact size the reply must have (KVP 7432, VSS 4, fcopy 4); 0: none */
 	uint64_t reply_timeout_usec; /* wait at most this long for the reply */
 	/* Validates the reply (called with exactly reply_size bytes); 0 or negative errno. */
 	int (*check_reply)(const void *reply, size_t len, void *userdata);
@@ -57,10 +57,20 @@ struct HvChannel {
 int channel_chardev_new(const char *path, const HvRegistration *reg, HvChannel **ret);
 
 /*
+ * Like channel_chardev_new() but over an already-open descriptor, which the channel takes
+ * over (closed by channel_free(); if this call fails, fd stays the caller's). For unit tests
+ * (a SOCK_SEQPACKET socketpair) and for descriptors inherited from a simulator.
+ * channel_connect() registers on that descriptor; disconnect keeps it open and reconnect
+ * re-sends the registration on it instead of reopening.
+ */
+int channel_chardev_new_fd(int fd, const HvRegistration *reg, HvChannel **ret);
+
+/*
  * Opens and registers: open(O_RDWR|O_CLOEXEC), write the registration message, wait for
  * POLLIN up to reply_timeout_usec, read the reply and check it. Errors: open's errno
- * (-ENOENT, -EBUSY, ...), -ETIMEDOUT, -EBADMSG for a reply of the wrong size, or
- * check_reply's error. On error the channel is left disconnected.
+ * (-ENOENT, -EBUSY, ...), the write's errno or -EIO for a short write, -ETIMEDOUT, -EBADMSG
+ * for a reply of the wrong size, or check_reply's error; -EISCONN if already connected.
+ * On error the channel is left disconnected.
  */
 int channel_connect(HvChannel *ch);
 void channel_disconnect(HvChannel *ch);
@@ -71,10 +81,12 @@ int channel_reconnect(HvChannel *ch);
  * Receives one message if one is queued: polls with a zero timeout first, because the
  * kernel ignores O_NONBLOCK and a read with nothing queued would block. Returns 0 with
  * *ret_len set, -EAGAIN if nothing is queued, -ENOBUFS if the message is larger than size
- * (it stays queued), or the read errno.
+ * (the device's EINVAL; it stays queued), -ECONNRESET on end of file, -EIO on POLLERR/POLLHUP
+ * without data, -ENOTCONN when disconnected, or the read errno. (A SEQPACKET socket
+ * truncates an oversized message instead: size buffers for the largest message.)
  */
 int channel_recv(HvChannel *ch, void *buf, size_t size, size_t *ret_len);
-/* Sends one whole message; a short write is -EIO. */
+/* Sends one whole message; a short write is -EIO, -ENOTCONN when disconnected. */
 int channel_send(HvChannel *ch, const void *buf, size_t len);
 /* The descriptor to poll for POLLIN, or -EBADF when disconnected. */
 int channel_get_fd(HvChannel *ch);

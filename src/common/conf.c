@@ -122,9 +122,9 @@ static int parse_usec(const char *s, uint64_t *ret)
 		const char *suffix;
 		uint64_t mult;
 	} units[] = {
-		{ "", 1000000 },	{ "s", 1000000 },   { "sec", 1000000 }, { "ms", 1000 },
-		{ "msec", 1000 },	{ "us", 1 },	    { "usec", 1 },	{ "min", 60000000 },
-		{ "h", 3600000000ULL },
+		{ "", 1000000 }, { "s", 1000000 },    { "sec", 1000000 },
+		{ "ms", 1000 },	 { "msec", 1000 },    { "us", 1 },
+		{ "usec", 1 },	 { "min", 60000000 }, { "h", 3600000000ULL },
 	};
 	const char *end;
 	uint64_t v;
@@ -176,9 +176,10 @@ static const char *assign(const ConfItem *it, void *target, const char *value, i
 		return NULL;
 	case CONF_UINT:
 		max = it->max == 0 ? UINT_MAX : MIN(it->max, (uint64_t)UINT_MAX);
-		if (parse_u64(value, 10, &v, &end) < 0 || *end != '\0')
+		r = parse_u64(value, 10, &v, &end);
+		if (r == -EINVAL || (r == 0 && *end != '\0'))
 			return "expected an unsigned decimal number";
-		if (v < it->min || v > max)
+		if (r < 0 || v < it->min || v > max)
 			return "number out of range";
 		*(unsigned *)field = (unsigned)v;
 		return NULL;
@@ -330,8 +331,9 @@ int conf_parse_buffer(const ConfItem *table, size_t n_items, void *target, const
 			return conf_fail(reterr, name, lineno, NULL, "missing key before '='");
 		if (!in_section) {
 			if (!seen_header)
-				log_warning("%s:%u: assignment to '%s' outside of a section, ignoring.",
-					    name, lineno, key);
+				log_warning(
+					"%s:%u: assignment to '%s' outside of a section, ignoring.",
+					name, lineno, key);
 			continue;
 		}
 		if (!owned)
@@ -369,77 +371,46 @@ static int conf_load_file(const ConfItem *table, size_t n_items, void *target, i
 	return conf_parse_buffer(table, n_items, target, display, text, size, reterr);
 }
 
-static bool is_dropin_name(const char *s)
+static int dropin_filter(const struct dirent *de)
 {
-	size_t n = strlen(s);
+	size_t n = strlen(de->d_name);
 
-	return s[0] != '.' && n > 5 && strcmp(s + n - 5, ".conf") == 0;
+	return de->d_name[0] != '.' && n > 5 && strcmp(de->d_name + n - 5, ".conf") == 0;
 }
 
-static int cmp_names(const void *a, const void *b)
+/* Plain byte order, not the locale's collation: the documented "lexical order". */
+static int dropin_compare(const struct dirent **a, const struct dirent **b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static void closedirp(DIR **d)
+static int conf_load_dropins(const ConfItem *table, size_t n_items, void *target, const char *dir,
+			     ConfError *reterr)
 {
-	if (*d)
-		(void)closedir(*d);
-}
+	_cleanup_close_ int dirfd = -EBADF;
+	struct dirent **list = NULL;
+	int n, r = 0;
 
-static void strvp_free(char ***l)
-{
-	strv_free(*l);
-}
-
-static int conf_load_dropins(const ConfItem *table, size_t n_items, void *target,
-			     const char *dir, ConfError *reterr)
-{
-	_cleanup_(closedirp) DIR *d = NULL;
-	_cleanup_(strvp_free) char **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	int r;
-
-	d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		r = negative_errno();
-		(void)conf_fail(reterr, dir, 0, NULL, "cannot open directory");
+	dirfd = open_dir(dir);
+	if (dirfd == -ENOENT)
+		return 0;
+	n = dirfd < 0 ? dirfd : scandir(dir, &list, dropin_filter, dropin_compare);
+	if (n < 0) {
+		r = dirfd < 0 ? dirfd : negative_errno();
+		(void)conf_fail(reterr, dir, 0, NULL, "cannot read directory");
 		return r;
 	}
-	names = calloc(1, sizeof(char *));
-	if (!names)
-		return -ENOMEM;
-	while ((errno = 0, de = readdir(d))) {
-		char **nl;
-
-		if (!is_dropin_name(de->d_name))
-			continue;
-		nl = reallocarray(names, n + 2, sizeof(char *));
-		if (!nl)
-			return -ENOMEM;
-		names = nl;
-		names[n] = strdup(de->d_name);
-		names[n + 1] = NULL;
-		if (!names[n])
-			return -ENOMEM;
-		n++;
-	}
-	if (errno != 0)
-		return negative_errno();
-	qsort(names, n, sizeof(char *), cmp_names);
-
-	for (size_t i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++) {
 		char display[PATH_MAX];
 
-		snprintf(display, sizeof(display), "%s/%s", dir, names[i]);
-		r = conf_load_file(table, n_items, target, dirfd(d), names[i], display, reterr);
-		if (r < 0)
-			return r;
+		snprintf(display, sizeof(display), "%s/%s", dir, list[i]->d_name);
+		if (r >= 0)
+			r = conf_load_file(table, n_items, target, dirfd, list[i]->d_name, display,
+					   reterr);
+		free(list[i]);
 	}
-	return 0;
+	free(list);
+	return r;
 }
 
 int conf_load(const ConfItem *table, size_t n_items, void *target, const char *main_path,

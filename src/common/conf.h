@@ -24,13 +24,13 @@
 #define CONF_LINE_MAX 4096
 
 typedef enum ConfType {
-	CONF_BOOL,   /* bool: yes/no/true/false/on/off/1/0 */
-	CONF_UINT,   /* unsigned: decimal, within [min, max] */
-	CONF_USEC,   /* uint64_t µs: "30", "30s", "500ms", "2min", within [min, max] (µs) */
-	CONF_MODE,   /* mode_t: octal such as 0600, within [min, max] */
-	CONF_STRING, /* char *: strdup'ed, replacing and freeing the previous value */
-	CONF_STRV,   /* char **: whitespace-separated words, NULL-terminated, replacing */
-	CONF_PATH,   /* char *: like CONF_STRING but must be absolute */
+	CONF_BOOL,     /* bool: yes/no/true/false/on/off/1/0 */
+	CONF_UINT,     /* unsigned: decimal, within [min, max] */
+	CONF_USEC,     /* uint64_t µs: "30", "30s", "500ms", "2min", within [min, max] (µs) */
+	CONF_MODE,     /* mode_t: octal such as 0600, within [min, max] */
+	CONF_STRING,   /* char *: strdup'ed, replacing and freeing the previous value */
+	CONF_STRV,     /* char **: whitespace-separated words, NULL-terminated, replacing */
+	CONF_PATH,     /* char *: like CONF_STRING but must be absolute */
 	CONF_LOGLEVEL, /* int: a log_level_from_string() name */
 	_CONF_TYPE_MAX,
 } ConfType;
@@ -39,7 +39,7 @@ typedef struct ConfItem {
 	const char *section;
 	const char *key;
 	ConfType type;
-	size_t offset; /* offsetof() into the caller's settings struct */
+	size_t offset;	   /* offsetof() into the caller's settings struct */
 	uint64_t min, max; /* CONF_UINT, CONF_USEC, CONF_MODE; max == 0 means the type's maximum */
 } ConfItem;
 

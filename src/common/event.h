@@ -8,14 +8,19 @@
  * Signals arrive through one signalfd. Other threads wake the loop with event_wakeup(),
  * which writes an eventfd that is part of every poll.
  *
- * Ownership: the Event owns its sources; event_source_free() removes one early. Callbacks may
- * add, free or re-arm any source, including their own. A callback returning a negative errno
- * ends the loop with that value.
+ * Ownership: the Event owns its sources; event_source_free() removes one early, and
+ * event_free() frees those that remain (so free sources before the Event, never after).
+ * Callbacks may add, free or re-arm any source, including their own. A callback returning a
+ * negative errno ends the loop with that value.
+ *
+ * Dispatch order within one iteration: signals, the wakeup handler, io sources (in creation
+ * order), then expired timers (earliest deadline first).
  */
 #pragma once
 
 #include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -43,10 +48,13 @@ int event_new(Event **ret);
 Event *event_free(Event *e);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Event *, event_free);
 
-/* Watches fd for events (POLLIN, ...); the callback gets the revents poll reported. */
+/*
+ * Watches fd for events (POLLIN, ...); the callback gets the revents poll reported. ret may be
+ * NULL (for every event_add_*): the source then lives as long as the Event.
+ */
 int event_add_io(Event *e, EventSource **ret, int fd, short events, event_io_handler_t cb,
 		 void *userdata);
-/* Changes the fd or events of an io source (for example after a device reopen). */
+/* Changes the fd of an io source (for example after a device reopen); -EBADF: not polled. */
 int event_source_set_io_fd(EventSource *s, int fd);
 
 /*
@@ -59,7 +67,19 @@ int event_source_set_time(EventSource *s, uint64_t usec);
 /* Convenience: arm relative to now. */
 int event_source_set_time_relative(EventSource *s, uint64_t usec);
 
-/* Blocks sig for the whole process and delivers it through the loop's signalfd. */
+/*
+ * Blocks sigs[0..n) in the calling thread (pthread_sigmask). Threads inherit the mask of the
+ * thread that creates them, so a daemon with worker threads must call this for every signal
+ * it will add with event_add_signal() BEFORE creating any thread; otherwise the kernel may
+ * deliver the signal to a worker with the default disposition (death for SIGTERM) instead of
+ * queueing it for the signalfd. Returns 0 or -EINVAL.
+ */
+int event_block_signals(const int *sigs, size_t n);
+
+/*
+ * Blocks sig in the calling thread (see event_block_signals() for threads) and delivers it
+ * through the loop's signalfd. Several sources may watch one signal; all are called.
+ */
 int event_add_signal(Event *e, EventSource **ret, int sig, event_signal_handler_t cb,
 		     void *userdata);
 
@@ -81,8 +101,13 @@ int event_wakeup(Event *e);
  */
 int event_set_watchdog(Event *e, bool enabled);
 
-/* Runs one iteration, waiting at most timeout_usec (USEC_INFINITY: no limit). */
+/*
+ * Runs one iteration, waiting at most timeout_usec (USEC_INFINITY: no limit). Returns 1 if any
+ * callback ran, 0 if none did (timeout, or poll interrupted by a signal), or a negative errno
+ * (a callback's error, which also ends event_loop()). Not callable from a callback (-EBUSY).
+ */
 int event_run(Event *e, uint64_t timeout_usec);
 /* Runs until event_exit(); returns the exit code or a callback's negative errno. */
 int event_loop(Event *e);
+/* Makes event_loop() return code after the current iteration. */
 int event_exit(Event *e, int code);

@@ -117,7 +117,8 @@ int read_full_file_at(int dirfd, const char *path, size_t max, char **ret, size_
 
 static void random_suffix(char *s, size_t n)
 {
-	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 	unsigned char rnd[TMP_SUFFIX_LEN];
 
 	/* Unpredictability is not needed (O_EXCL protects us); never block at early boot. */

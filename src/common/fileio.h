@@ -25,7 +25,9 @@ int read_full_file_at(int dirfd, const char *path, size_t max, char **ret, size_
  * Atomically replaces name below dirfd with data: writes a temporary file in the same
  * directory named "<tmp_prefix>XXXXXX" (choose a prefix that no reader globs for),
  * fchmod(mode), fsync, renameat over name, then fsync the directory. On failure the
- * temporary file is removed and name is untouched.
+ * temporary file is removed and name is untouched (except when only the final directory
+ * fsync fails: name is replaced then, but the error is still returned). name and tmp_prefix
+ * must not contain '/' (-EINVAL).
  */
 int write_file_atomic_at(int dirfd, const char *name, const char *tmp_prefix, const void *data,
 			 size_t len, mode_t mode);

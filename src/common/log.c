@@ -19,6 +19,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* we pass the caller's CODE_FUNC=; without this libsystemd adds log.c's own location */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
 #include "common/log.h"
@@ -40,12 +42,12 @@ typedef struct DeferredRecord {
 
 typedef struct LogState {
 	pthread_mutex_t lock;
-	int max_level;       /* read without the lock through __atomic builtins */
-	LogTarget target;    /* resolved: never AUTO once opened */
+	int max_level;	  /* read without the lock through __atomic builtins */
+	LogTarget target; /* resolved: never AUTO once opened */
 	bool opened;
 	char ident[64];
 	bool deferred;
-	size_t defer_used;   /* bytes of defer_buf holding records */
+	size_t defer_used; /* bytes of defer_buf holding records */
 	unsigned defer_dropped;
 	alignas(DeferredRecord) char defer_buf[LOG_DEFER_SIZE];
 } LogState;
@@ -333,9 +335,9 @@ bool log_is_deferred(void)
 int log_level_from_string(const char *s)
 {
 	static const char *const names[] = {
-		[LOG_EMERG] = "emerg",   [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
-		[LOG_ERR] = "err",       [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
-		[LOG_INFO] = "info",     [LOG_DEBUG] = "debug",
+		[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",	  [LOG_CRIT] = "crit",
+		[LOG_ERR] = "err",     [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+		[LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
 	};
 
 	if (!s)

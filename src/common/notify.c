@@ -51,8 +51,9 @@ int notify_reloading(void)
 	/* Type=notify-reload wants the CLOCK_MONOTONIC time of the reload start, in µs. */
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
 		return negative_errno();
-	return notify_result(sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
-					(uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000));
+	return notify_result(
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
+			   (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000));
 }
 
 int notify_watchdog(void)
