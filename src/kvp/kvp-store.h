@@ -68,17 +68,24 @@ int kvp_records_parse(const void *data, size_t size, KvpRecord **ret, size_t *re
 
 typedef struct KvpStore KvpStore;
 
+/*
+ * mode: pool file mode, 0644 by default (validation suites check it); 0 means 0644.
+ * host_pool_mode: mode of pools 0 and 3, 0600 with [kvp] private_host_pools; 0 means mode.
+ * Modes are exact: set with fchmod() whatever the umask or a file's previous mode.
+ */
 typedef struct KvpStoreOptions {
-	int dir_fd;               /* the state directory; dup'ed, the caller keeps its own */
-	mode_t mode;              /* pool file mode, 0644 by default (validation suites check it); 0 = 0644 */
-	mode_t host_pool_mode;    /* mode of pools 0 and 3; 0600 with [kvp] private_host_pools; 0 = mode */
+	int dir_fd; /* the state directory; dup'ed, the caller keeps its own */
+	mode_t mode;
+	mode_t host_pool_mode;
 	uint64_t lock_timeout_usec; /* longest wait for another program's lock; 0 = one attempt */
 } KvpStoreOptions;
 
 /*
  * Creates missing pool files (O_CREAT without O_TRUNC, so an existing pool 1 keeps its
- * mtime), fixes modes of pools 0 and 3, and loads every pool. Bad records in a file another
- * program wrote are capped or skipped with one warning per file, never fatal.
+ * mtime), fixes their modes, and loads every pool. Bad records in a file another program
+ * wrote are capped or skipped with one warning per file, never fatal; a pool whose file is
+ * locked for longer than lock_timeout_usec starts empty and loads at its next request.
+ * Fails only if a pool file cannot be created or opened, or on -ENOMEM.
  */
 int kvp_store_open(const KvpStoreOptions *o, KvpStore **ret);
 KvpStore *kvp_store_free(KvpStore *s);
@@ -86,13 +93,21 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(KvpStore *, kvp_store_free);
 
 /*
  * Looks key up (exact, case-sensitive); with duplicates the last record wins. The returned
- * pointer stays valid until the next call on the store from this thread. -ENOENT if absent.
+ * pointer stays valid until the next call on the store from this thread. -ENOENT if absent,
+ * -EINVAL for a pool out of range.
+ *
+ * Every request (get, set, delete, enumerate position 0, count) first stat()s the pool file
+ * and reloads it if it changed; if another program holds its lock beyond lock_timeout_usec,
+ * the copy in memory is served.
  */
 int kvp_store_get(KvpStore *s, KvpPoolId pool, const char *key, const char **ret_value);
 
 /*
  * Inserts or replaces key in memory and marks the pool dirty. Only pools 0 and 3 accept
- * writes (-EROFS otherwise). -E2BIG if key >= 512 or value >= 2048 bytes.
+ * writes (-EROFS otherwise). -E2BIG if key >= 512 or value >= 2048 bytes, -EINVAL for an
+ * empty key, -EILSEQ if either is not UTF-8, -ENOSPC at KVP_POOL_MAX_RECORDS records.
+ * An existing key keeps its position (the host's order); duplicates of it are removed.
+ * Setting the value a key already has changes nothing and leaves the pool clean.
  */
 int kvp_store_set(KvpStore *s, KvpPoolId pool, const char *key, const char *value);
 
