@@ -26,6 +26,8 @@
 #define REGISTER_TIMEOUT_USEC (5 * USEC_PER_SEC)
 #define RECONNECT_MIN_USEC (100 * USEC_PER_MSEC)
 #define RECONNECT_MAX_USEC (5 * USEC_PER_SEC)
+/* The host walks the auto pool every few seconds; one name lookup per interval is plenty. */
+#define FQDN_REFRESH_MIN_USEC (10 * USEC_PER_SEC)
 
 struct Manager {
 	const KvpSettings *settings;
@@ -40,6 +42,7 @@ struct Manager {
 	KvpPersist *persist;
 	bool persist_stuck; /* the writer did not stop in time: leave store and thread alone */
 	uint64_t reconnect_delay_usec;
+	uint64_t fqdn_refreshed_usec; /* CLOCK_MONOTONIC of the last refresh request */
 	uint64_t n_requests;
 	char version[64];
 	uint8_t register_msg[KVP_MSG_SIZE];
@@ -105,8 +108,14 @@ static int op_enumerate(Manager *m, const KvpRequest *req)
 
 	if (req->pool == KVP_POOL_AUTO) {
 		/* A new host enumeration: let the resolver catch up with hostname changes. */
-		if (req->index == 0)
-			kvp_fqdn_request_refresh(m->fqdn);
+		if (req->index == 0) {
+			uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+			if (now - m->fqdn_refreshed_usec >= FQDN_REFRESH_MIN_USEC) {
+				m->fqdn_refreshed_usec = now;
+				kvp_fqdn_request_refresh(m->fqdn);
+			}
+		}
 		r = kvp_auto_enumerate(m->autopool, req->index, &key, &value);
 	} else {
 		r = kvp_store_enumerate(m->store, req->pool, req->index, &key, &value);
@@ -345,7 +354,12 @@ int manager_new(const KvpSettings *settings, Manager **ret)
 	r = kvp_fqdn_new(on_fqdn, m, &m->fqdn);
 	if (r < 0)
 		return log_error_errno(r, "Could not start the name resolver: %m");
+	/* The plain hostname until the first lookup completes. */
+	char fqdn[256];
+	if (kvp_fqdn_get(m->fqdn, fqdn, sizeof(fqdn)) >= 0)
+		kvp_auto_set_fqdn(m->autopool, fqdn);
 	kvp_fqdn_request_refresh(m->fqdn);
+	m->fqdn_refreshed_usec = now_usec(CLOCK_MONOTONIC);
 	r = kvp_persist_new(m->store, &m->persist);
 	if (r < 0)
 		return log_error_errno(r, "Could not start the pool writer: %m");

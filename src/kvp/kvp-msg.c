@@ -199,8 +199,8 @@ int kvp_msg_decode(const void *buf, size_t len, KvpRequest *ret)
 	case KVP_OP_GET:
 		/* value_size is 0 for GET: only the key travels. */
 		return decode_string(msg + KVP_OFF_SET_KEY, KVP_KEY_SIZE,
-				     get_u32(msg, KVP_OFF_SET_KEY_SIZE), KVP_HOST_KEY_UNITS, ret->key,
-				     &ret->key_len);
+				     get_u32(msg, KVP_OFF_SET_KEY_SIZE), KVP_HOST_KEY_UNITS,
+				     ret->key, &ret->key_len);
 	case KVP_OP_SET:
 		r = decode_string(msg + KVP_OFF_SET_KEY, KVP_KEY_SIZE,
 				  get_u32(msg, KVP_OFF_SET_KEY_SIZE), KVP_HOST_KEY_UNITS, ret->key,
