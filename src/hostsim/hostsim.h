@@ -120,3 +120,75 @@ int hostsim_kvp_raw(HostSim *sim, const void *msg, size_t len, void *reply, size
 
 /* Runs a command inside the simulated guest (same namespaces) and waits for it. */
 int hostsim_run(HostSim *sim, char *const argv[], uint64_t timeout_usec, int *ret_status);
+
+/*
+ * ---- Additions to the original API (hostsim agent) ----
+ */
+
+/* Also on hv0 with netns: an IPv6 default route, and the peer end's address. */
+#define HOSTSIM_IPV6_GW "2001:db8::1"
+#define HOSTSIM_PEER_IPV4 "192.0.2.11"
+
+/*
+ * syslog(3) lines captured from a datagram socket bound at /dev/log in the private /dev
+ * (the upstream daemons log only there): "<scratch>/syslog.log", one "<PRI>text" per line.
+ */
+const char *hostsim_syslog_path(HostSim *sim);
+
+/* SET with a REG_U64 value (rendered as decimal text by the kernel). */
+int hostsim_kvp_set_u64(HostSim *sim, uint8_t pool, const char *key, uint64_t value,
+			HostKvpReply *ret);
+
+/* GET_IP_INFO / SET_IP_INFO payload as the host sees it (UTF-8 here, UTF-16 on the wire). */
+typedef struct HostKvpIpInfo {
+	uint32_t status;        /* reply status (GET_IP_INFO) */
+	char adapter_id[512];   /* GET: MAC "00:15:5D:12:34:56"; SET: "{instance-guid}" */
+	uint8_t addr_family;    /* ADDR_FAMILY_IPV4 1 | ADDR_FAMILY_IPV6 2 */
+	uint8_t dhcp_enabled;
+	char ip_addr[4096];     /* ';'-separated lists */
+	char sub_net[4096];
+	char gate_way[2048];
+	char dns_addr[4096];
+} HostKvpIpInfo;
+
+/* GET_IP_INFO for adapter_id (a MAC as text); fills ret including ret->status. */
+int hostsim_kvp_get_ip_info(HostSim *sim, const char *adapter_id, uint8_t addr_family,
+			    HostKvpIpInfo *ret);
+/* SET_IP_INFO with cfg (cfg->status ignored); the host-visible status in *ret_status. */
+int hostsim_kvp_set_ip_info(HostSim *sim, const HostKvpIpInfo *cfg, uint32_t *ret_status);
+
+/* Raw transaction outcome details for robustness tests. */
+typedef enum HostSimKvpEnd {
+	HOSTSIM_KVP_END_REPLY,     /* the daemon's reply was accepted */
+	HOSTSIM_KVP_END_TIMEOUT,   /* the kernel timed out (host saw HV_E_FAIL) */
+	HOSTSIM_KVP_END_RESET,     /* the daemon released the device mid-transaction */
+	HOSTSIM_KVP_END_SENDFAIL,  /* the previous message was still unread */
+	HOSTSIM_KVP_END_WITHDRAWN, /* no daemon registered in time; the host gave up */
+} HostSimKvpEnd;
+/* How the last completed host transaction ended. */
+HostSimKvpEnd hostsim_kvp_last_end(HostSim *sim);
+
+/*
+ * Like hostsim_run() but captures stdout+stderr (merged, NUL-terminated, at most 1 MiB) in
+ * *ret_output (free() it). A command still running after timeout_usec is killed
+ * (-ETIMEDOUT).
+ */
+int hostsim_run_capture(HostSim *sim, char *const argv[], uint64_t timeout_usec,
+			int *ret_status, char **ret_output);
+
+/*
+ * Like hostsim_kvp_wait_ready() but also waits until at least min_registrations
+ * registrations were accepted in total: use it after provoking a reopen (SIGSTOP past the
+ * timeout, then SIGCONT) so as not to mistake the moment before the daemon's close for
+ * readiness.
+ */
+int hostsim_kvp_wait_registered(HostSim *sim, unsigned min_registrations, uint64_t timeout_usec);
+
+/* The kernel model's state name ("DEVICE_INIT", "READY", ...), for narration. */
+const char *hostsim_kvp_state(HostSim *sim);
+
+/* FUSE requests served so far (all devices), for per-transaction cost accounting. */
+typedef struct HostSimFuseStats {
+	unsigned opens, reads, writes, polls, notifies, parked, interrupts;
+} HostSimFuseStats;
+void hostsim_fuse_stats(HostSim *sim, HostSimFuseStats *ret);

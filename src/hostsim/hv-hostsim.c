@@ -1,4 +1,360 @@
-int main(void)
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv-hostsim: runs a Hyper-V guest daemon against a simulated host and guest kernel, and
+ * drives it with a scenario script. See --help.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "config.h"
+#include "hostsim/hostsim-scenario.h"
+#include "hostsim/hostsim.h"
+
+#define EXIT_CHECKS_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_SETUP 3
+#define OS_RELEASE_MAX (64 * 1024)
+
+/* Set by SIGINT/SIGTERM; the scenario stops between commands. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
 {
+	interrupted = 1;
+}
+
+static void help(FILE *out)
+{
+	fputs("Usage: hv-hostsim run [OPTIONS] -- DAEMON [ARGS...]\n"
+	      "       hv-hostsim --help | --version\n"
+	      "\n"
+	      "Runs DAEMON (e.g. /usr/sbin/hv_kvp_daemon -n) inside private namespaces against a\n"
+	      "simulated Hyper-V host and guest kernel (/dev/vmbus/hv_kvp served over FUSE), "
+	      "waits\n"
+	      "until it registered, then plays the scenario script. Needs root and /dev/fuse.\n"
+	      "In ARGS, @STATE@ becomes the state directory and @DEVICE@ the device path.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --netns              new network namespace: veth hv0 (MAC " HOSTSIM_MAC ",\n"
+	      "                       " HOSTSIM_IPV4 "/24, " HOSTSIM_IPV6
+	      "/64, default via " HOSTSIM_IPV4_GW ")\n"
+	      "                       <-> hv0peer (" HOSTSIM_PEER_IPV4
+	      "/24), docker0 bridge, fresh /sys\n"
+	      "  --var-lib-tmpfs      tmpfs on /var/lib (for daemons with a fixed /var/lib/hyperv;\n"
+	      "                       without it such a daemon writes the machine's /var/lib)\n"
+	      "  --os-release FILE    bind FILE's content over /etc/os-release\n"
+	      "  --hostname NAME      guest hostname (default hvguest-vm)\n"
+	      "  --domain NAME        domain in /etc/hosts (default example.test)\n"
+	      "  --timeout SEC        kernel KVP timeout, HV_UTIL_TIMEOUT (default 30)\n"
+	      "  --state-dir DIR      state directory for @STATE@ and append-pool1\n"
+	      "                       (default: <scratch>/state)\n"
+	      "  --script FILE|-      scenario script (default: standard input)\n"
+	      "  --show-log           print the captured syslog and daemon output at the end\n"
+	      "  -v, --verbose        debug messages from the simulator\n"
+	      "\n"
+	      "Exit status: 0 all checks passed, 1 a check or command failed, 2 usage error,\n"
+	      "3 the simulated guest or the daemon could not be set up.\n"
+	      "\n",
+	      out);
+	scenario_help(out);
+}
+
+/* Replaces every @STATE@ and @DEVICE@ in s; returns a new string. */
+static char *substitute(const char *s, const char *state, const char *device)
+{
+	size_t cap = strlen(s) + 1, len = 0;
+	char *out = malloc(cap);
+
+	if (!out)
+		return NULL;
+	while (*s) {
+		const char *rep = NULL;
+		size_t skip = 0;
+
+		if (strncmp(s, "@STATE@", 7) == 0) {
+			rep = state;
+			skip = 7;
+		} else if (strncmp(s, "@DEVICE@", 8) == 0) {
+			rep = device;
+			skip = 8;
+		}
+		if (rep) {
+			size_t n = strlen(rep);
+			char *p = realloc(out, cap + n);
+
+			if (!p) {
+				free(out);
+				return NULL;
+			}
+			out = p;
+			cap += n;
+			memcpy(out + len, rep, n);
+			len += n;
+			s += skip;
+		} else {
+			out[len++] = *s++;
+		}
+	}
+	out[len] = '\0';
+	return out;
+}
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static char *read_small_file(const char *path)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return NULL;
+	buf = malloc(OS_RELEASE_MAX + 1);
+	if (!buf)
+		return NULL;
+	n = fread(buf, 1, OS_RELEASE_MAX, f);
+	if (ferror(f)) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+typedef struct Args {
+	HostSimOptions opts;
+	const char *script;
+	const char *state_dir;
+	const char *os_release_file;
+	bool show_log;
+	char **daemon_argv;
+} Args;
+
+static int parse_args(int argc, char *argv[], Args *a)
+{
+	enum {
+		ARG_NETNS = 0x100,
+		ARG_VAR_LIB_TMPFS,
+		ARG_OS_RELEASE,
+		ARG_HOSTNAME,
+		ARG_DOMAIN,
+		ARG_TIMEOUT,
+		ARG_STATE_DIR,
+		ARG_SCRIPT,
+		ARG_SHOW_LOG,
+	};
+	static const struct option options[] = {
+		{ "netns", no_argument, NULL, ARG_NETNS },
+		{ "var-lib-tmpfs", no_argument, NULL, ARG_VAR_LIB_TMPFS },
+		{ "os-release", required_argument, NULL, ARG_OS_RELEASE },
+		{ "hostname", required_argument, NULL, ARG_HOSTNAME },
+		{ "domain", required_argument, NULL, ARG_DOMAIN },
+		{ "timeout", required_argument, NULL, ARG_TIMEOUT },
+		{ "state-dir", required_argument, NULL, ARG_STATE_DIR },
+		{ "script", required_argument, NULL, ARG_SCRIPT },
+		{ "show-log", no_argument, NULL, ARG_SHOW_LOG },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int c;
+
+	/* argv[0] is "run"; stop at the first non-option (the daemon). */
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+vh", options, NULL)) >= 0) {
+		char *end;
+		double t;
+
+		switch (c) {
+		case ARG_NETNS:
+			a->opts.netns = true;
+			break;
+		case ARG_VAR_LIB_TMPFS:
+			a->opts.tmpfs_var_lib = true;
+			break;
+		case ARG_OS_RELEASE:
+			a->os_release_file = optarg;
+			break;
+		case ARG_HOSTNAME:
+			a->opts.hostname = optarg;
+			break;
+		case ARG_DOMAIN:
+			a->opts.domain = optarg;
+			break;
+		case ARG_TIMEOUT:
+			t = strtod(optarg, &end);
+			if (*end || !(t > 0) || t > 86400) {
+				log_error("Invalid --timeout '%s'.", optarg);
+				return -EINVAL;
+			}
+			a->opts.kvp_timeout_usec = (uint64_t)(t * 1e6);
+			break;
+		case ARG_STATE_DIR:
+			a->state_dir = optarg;
+			break;
+		case ARG_SCRIPT:
+			a->script = optarg;
+			break;
+		case ARG_SHOW_LOG:
+			a->show_log = true;
+			break;
+		case 'v':
+			log_set_max_level(LOG_DEBUG);
+			break;
+		case 'h':
+			help(stdout);
+			exit(EXIT_SUCCESS);
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind >= argc) {
+		log_error("Missing the daemon to run (after \"--\").");
+		return -EINVAL;
+	}
+	a->daemon_argv = argv + optind;
 	return 0;
+}
+
+static int run(int argc, char *argv[])
+{
+	_cleanup_(hostsim_freep) HostSim *sim = NULL;
+	_cleanup_free_ char *os_release = NULL;
+	_cleanup_fclose_ FILE *script_file = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	ScenarioEnv env = { .out = stdout, .interrupted = &interrupted };
+	Args a = {};
+	FILE *script;
+	char **dargv;
+	size_t n;
+	int r, failures;
+
+	r = parse_args(argc, argv, &a);
+	if (r < 0)
+		return EXIT_USAGE;
+
+	if (a.os_release_file) {
+		os_release = read_small_file(a.os_release_file);
+		if (!os_release) {
+			log_error_errno(errno, "Failed to read '%s': %m", a.os_release_file);
+			return EXIT_USAGE;
+		}
+		a.opts.os_release = os_release;
+	}
+	if (!a.script || strcmp(a.script, "-") == 0) {
+		script = stdin;
+	} else {
+		script_file = fopen(a.script, "re");
+		if (!script_file) {
+			log_error_errno(errno, "Failed to open '%s': %m", a.script);
+			return EXIT_USAGE;
+		}
+		script = script_file;
+	}
+
+	/* No SA_RESTART: blocking reads of the script return so that we can stop. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	r = hostsim_new(&a.opts, &sim);
+	if (r < 0) {
+		log_error_errno(r, "Failed to set up the simulated guest: %m");
+		return EXIT_SETUP;
+	}
+
+	for (n = 0; a.daemon_argv[n]; n++)
+		;
+	dargv = calloc(n + 1, sizeof(char *));
+	if (!dargv) {
+		log_oom();
+		return EXIT_SETUP;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dargv[i] = substitute(a.daemon_argv[i],
+				      a.state_dir ? a.state_dir : hostsim_state_dir(sim),
+				      hostsim_kvp_device(sim));
+		if (!dargv[i]) {
+			strv_free(dargv);
+			log_oom();
+			return EXIT_SETUP;
+		}
+	}
+
+	env.sim = sim;
+	env.daemon_argv = dargv;
+	env.pool_dir = a.state_dir ? a.state_dir : hostsim_state_dir(sim);
+
+	printf("hv-hostsim: guest \"%s\" with %s, scratch %s%s%s\n",
+	       a.opts.hostname ? a.opts.hostname : "hvguest-vm", hostsim_kvp_device(sim),
+	       hostsim_scratch_dir(sim), a.opts.netns ? ", network hv0 " HOSTSIM_MAC : "",
+	       a.opts.tmpfs_var_lib ? ", tmpfs /var/lib" : "");
+	printf("guest> starting");
+	for (size_t i = 0; dargv[i]; i++)
+		printf(" %s", dargv[i]);
+	printf("\n");
+	fflush(stdout);
+
+	r = scenario_start_daemon(&env);
+	if (r < 0) {
+		scenario_show_logs(&env);
+		strv_free(dargv);
+		return EXIT_SETUP;
+	}
+
+	failures = scenario_run(&env, script, a.script ? a.script : "stdin");
+
+	if (a.show_log)
+		scenario_show_logs(&env);
+	if (env.daemon) {
+		int st = hostsim_daemon_stop(env.daemon);
+
+		if (st >= 0 && WIFEXITED(st))
+			printf("\nguest> daemon stopped, exit status %d\n", WEXITSTATUS(st));
+		else if (st >= 0 && WIFSIGNALED(st))
+			printf("\nguest> daemon stopped by signal %d\n", WTERMSIG(st));
+	}
+	strv_free(dargv);
+
+	if (failures < 0) {
+		log_error_errno(failures, "Failed to run the script: %m");
+		return EXIT_CHECKS_FAILED;
+	}
+	printf("%s: %d failure%s\n", failures == 0 ? "PASS" : "FAIL", failures,
+	       failures == 1 ? "" : "s");
+	return failures == 0 ? EXIT_SUCCESS : EXIT_CHECKS_FAILED;
+}
+
+int main(int argc, char *argv[])
+{
+	log_open("hv-hostsim", LOG_TARGET_CONSOLE);
+
+	if (argc < 2) {
+		help(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		help(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("hv-hostsim %s\n", PACKAGE_VERSION);
+		return EXIT_SUCCESS;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return run(argc - 1, argv + 1);
+
+	log_error("Unknown command '%s'; see --help.", argv[1]);
+	return EXIT_USAGE;
 }
