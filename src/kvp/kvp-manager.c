@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,12 @@
 #define REGISTER_TIMEOUT_USEC (5 * USEC_PER_SEC)
 #define RECONNECT_MIN_USEC (100 * USEC_PER_MSEC)
 #define RECONNECT_MAX_USEC (5 * USEC_PER_SEC)
+/*
+ * How long start-up waits for the first name lookup, so that the host's first look at the
+ * auto pool shows the FQDN rather than the bare hostname. /etc/hosts answers in µs; a slow
+ * DNS server only delays READY by this much, and the value follows when it answers.
+ */
+#define FQDN_FIRST_WAIT_USEC (2 * USEC_PER_SEC)
 /* The host walks the auto pool every few seconds; one name lookup per interval is plenty. */
 #define FQDN_REFRESH_MIN_USEC (10 * USEC_PER_SEC)
 
@@ -43,6 +51,9 @@ struct Manager {
 	bool persist_stuck; /* the writer did not stop in time: leave store and thread alone */
 	uint64_t reconnect_delay_usec;
 	uint64_t fqdn_refreshed_usec; /* CLOCK_MONOTONIC of the last refresh request */
+	sem_t fqdn_first;              /* posted once, after the first lookup completed */
+	atomic_bool fqdn_posted;
+	bool fqdn_sem_init;
 	uint64_t n_requests;
 	char version[64];
 	uint8_t register_msg[KVP_MSG_SIZE];
@@ -65,6 +76,20 @@ static void on_fqdn(const char *fqdn, void *userdata)
 
 	/* Called on the resolver thread; kvp_auto_set_fqdn() is thread-safe. */
 	kvp_auto_set_fqdn(m->autopool, fqdn);
+	if (!atomic_exchange(&m->fqdn_posted, true))
+		(void)sem_post(&m->fqdn_first);
+}
+
+static void wait_first_fqdn(Manager *m)
+{
+	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + FQDN_FIRST_WAIT_USEC;
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline / USEC_PER_SEC),
+		.tv_nsec = (long)(deadline % USEC_PER_SEC * NSEC_PER_USEC),
+	};
+
+	while (sem_clockwait(&m->fqdn_first, CLOCK_MONOTONIC, &ts) < 0 && errno == EINTR)
+		;
 }
 
 static int op_get(Manager *m, const KvpRequest *req)
@@ -351,6 +376,9 @@ int manager_new(const KvpSettings *settings, Manager **ret)
 	r = kvp_auto_new(&ao, &m->autopool);
 	if (r < 0)
 		return log_error_errno(r, "Could not gather the auto pool's facts: %m");
+	if (sem_init(&m->fqdn_first, 0, 0) < 0)
+		return log_error_errno(errno, "Could not create a semaphore: %m");
+	m->fqdn_sem_init = true;
 	r = kvp_fqdn_new(on_fqdn, m, &m->fqdn);
 	if (r < 0)
 		return log_error_errno(r, "Could not start the name resolver: %m");
@@ -395,6 +423,7 @@ int manager_start(Manager *m)
 	const char *dev = m->settings->device;
 	int r;
 
+	wait_first_fqdn(m);
 	r = connect_channel(m);
 	switch (r) {
 	case -ENOENT:
@@ -452,6 +481,8 @@ Manager *manager_free(Manager *m)
 	event_source_free(m->io);
 	event_source_free(m->reconnect_timer);
 	kvp_fqdn_free(m->fqdn);
+	if (m->fqdn_sem_init)
+		sem_destroy(&m->fqdn_first);
 	kvp_auto_free(m->autopool);
 	if (!m->persist_stuck) {
 		kvp_store_free(m->store);
