@@ -24,6 +24,9 @@ count_cases() {
   f=$(grep -aoE '\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}')
   passed=$((passed + p))
   failed=$((failed + f))
+  # A test binary can pass every case and still fail (a sanitizer report at exit).
+  f=$(grep -aoE '^Fail: +[0-9]+' "$1/meson-logs/testlog.txt" | awk '{s+=$2} END {print s+0}')
+  failed=$((failed + f))
 }
 
 run_suite() {

@@ -55,17 +55,18 @@ bool log_is_deferred(void);
 
 #define LOG_FIELDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-#define log_full_errno(level, error, ...)                                                          \
-	({                                                                                         \
-		int _l_ = (level), _e_ = (error);                                                  \
-		_l_ <= log_get_max_level() ? log_internal(_l_, _e_, NULL, __func__, __VA_ARGS__)   \
-					   : -abs(_e_);                                            \
+#define log_full_errno(level, error, ...)                                                        \
+	({                                                                                       \
+		int _l_ = (level), _e_ = (error);                                                \
+		_l_ <= log_get_max_level() ? log_internal(_l_, _e_, NULL, __func__, __VA_ARGS__) \
+					   : -abs(_e_);                                          \
 	})
-#define log_fields_errno(level, error, fields, ...)                                                \
-	({                                                                                         \
-		int _l_ = (level), _e_ = (error);                                                  \
-		_l_ <= log_get_max_level() ? log_internal(_l_, _e_, (fields), __func__, __VA_ARGS__) \
-					   : -abs(_e_);                                            \
+#define log_fields_errno(level, error, fields, ...)                               \
+	({                                                                        \
+		int _l_ = (level), _e_ = (error);                                 \
+		_l_ <= log_get_max_level()                                        \
+			? log_internal(_l_, _e_, (fields), __func__, __VA_ARGS__) \
+			: -abs(_e_);                                              \
 	})
 
 #define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)

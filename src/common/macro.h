@@ -22,32 +22,32 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Evaluates its argument even when assertions are compiled out. */
-#define assert_se(expr)                                                                            \
-	do {                                                                                       \
-		if (__builtin_expect(!(expr), 0))                                                  \
-			abort();                                                                   \
+#define assert_se(expr)                           \
+	do {                                      \
+		if (__builtin_expect(!(expr), 0)) \
+			abort();                  \
 	} while (0)
 
 /* Hands ownership of a pointer or descriptor out of a cleanup-scoped variable. */
-#define TAKE_PTR(p)                                                                                \
-	({                                                                                         \
-		__typeof__(p) _p_ = (p);                                                           \
-		(p) = NULL;                                                                        \
-		_p_;                                                                               \
+#define TAKE_PTR(p)                      \
+	({                               \
+		__typeof__(p) _p_ = (p); \
+		(p) = NULL;              \
+		_p_;                     \
 	})
-#define TAKE_FD(fd)                                                                                \
-	({                                                                                         \
-		int _fd_ = (fd);                                                                   \
-		(fd) = -EBADF;                                                                     \
-		_fd_;                                                                              \
+#define TAKE_FD(fd)              \
+	({                       \
+		int _fd_ = (fd); \
+		(fd) = -EBADF;   \
+		_fd_;            \
 	})
 
 /* Declares foo_freep(foo **p) calling foo(*p) when *p is non-NULL. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                    \
-	static inline void func##p(type *p)                                                        \
-	{                                                                                          \
-		if (*p)                                                                            \
-			func(*p);                                                                  \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+	static inline void func##p(type *p)     \
+	{                                       \
+		if (*p)                         \
+			func(*p);               \
 	}
 
 static inline void freep(void *p)

@@ -112,8 +112,10 @@ static int add_veth(struct nl_sock *sk)
 		return -ENOMEM;
 	rtnl_link_set_name(link, "hv0");
 	rtnl_link_set_addr(link, mac);
+	/* get_peer hands out a reference of its own (libnl 3.7). */
 	peer = rtnl_link_veth_get_peer(link);
 	rtnl_link_set_name(peer, "hv0peer");
+	rtnl_link_put(peer);
 
 	r = rtnl_link_add(sk, link, NLM_F_CREATE | NLM_F_EXCL);
 	rtnl_link_veth_release(link);

@@ -30,11 +30,11 @@ typedef struct HostSimDaemon HostSimDaemon;
 
 typedef struct HostSimOptions {
 	/* Environment. */
-	bool netns;                /* new netns with veth hv0 <-> hv0peer, addresses and routes */
-	const char *hostname;      /* UTS hostname, default "hvguest-vm" */
-	const char *domain;        /* FQDN domain in the bound /etc/hosts, default "example.test" */
-	const char *os_release;    /* text bound over /etc/os-release; NULL keeps the machine's */
-	bool tmpfs_var_lib;        /* tmpfs on /var/lib (for the upstream daemon's fixed path) */
+	bool netns;		/* new netns with veth hv0 <-> hv0peer, addresses and routes */
+	const char *hostname;	/* UTS hostname, default "hvguest-vm" */
+	const char *domain;	/* FQDN domain in the bound /etc/hosts, default "example.test" */
+	const char *os_release; /* text bound over /etc/os-release; NULL keeps the machine's */
+	bool tmpfs_var_lib;	/* tmpfs on /var/lib (for the upstream daemon's fixed path) */
 
 	/* Kernel model. */
 	uint64_t kvp_timeout_usec; /* HV_UTIL_TIMEOUT, default 30 s */
@@ -77,12 +77,12 @@ int hostsim_kvp_wait_ready(HostSim *sim, uint64_t timeout_usec);
 
 /* Counters of the emulated transport, for tests of the reopen and EBUSY paths. */
 typedef struct HostSimKvpStats {
-	unsigned opens;          /* successful opens */
-	unsigned ebusy;          /* opens refused with EBUSY */
+	unsigned opens; /* successful opens */
+	unsigned ebusy; /* opens refused with EBUSY */
 	unsigned releases;
-	unsigned registrations;  /* registration messages accepted */
-	unsigned einval_writes;  /* writes refused with EINVAL (late/unsolicited replies) */
-	unsigned timeouts;       /* requests the host saw fail because the daemon was late */
+	unsigned registrations; /* registration messages accepted */
+	unsigned einval_writes; /* writes refused with EINVAL (late/unsolicited replies) */
+	unsigned timeouts;	/* requests the host saw fail because the daemon was late */
 	bool ready;
 } HostSimKvpStats;
 void hostsim_kvp_stats(HostSim *sim, HostSimKvpStats *ret);
@@ -91,7 +91,7 @@ void hostsim_kvp_stats(HostSim *sim, HostSimKvpStats *ret);
 /* What the host sees back. Strings are UTF-8 converted from the host's UTF-16. */
 typedef struct HostKvpReply {
 	uint32_t status;  /* IC status: HV_S_OK, HV_E_FAIL (also on timeout), HV_S_CONT, ... */
-	char key[1024];   /* ENUMERATE: key; empty otherwise */
+	char key[1024];	  /* ENUMERATE: key; empty otherwise */
 	char value[4096]; /* ENUMERATE and GET: value */
 } HostKvpReply;
 
@@ -141,11 +141,11 @@ int hostsim_kvp_set_u64(HostSim *sim, uint8_t pool, const char *key, uint64_t va
 
 /* GET_IP_INFO / SET_IP_INFO payload as the host sees it (UTF-8 here, UTF-16 on the wire). */
 typedef struct HostKvpIpInfo {
-	uint32_t status;        /* reply status (GET_IP_INFO) */
-	char adapter_id[512];   /* GET: MAC "00:15:5D:12:34:56"; SET: "{instance-guid}" */
-	uint8_t addr_family;    /* ADDR_FAMILY_IPV4 1 | ADDR_FAMILY_IPV6 2 */
+	uint32_t status;      /* reply status (GET_IP_INFO) */
+	char adapter_id[512]; /* GET: MAC "00:15:5D:12:34:56"; SET: "{instance-guid}" */
+	uint8_t addr_family;  /* ADDR_FAMILY_IPV4 1 | ADDR_FAMILY_IPV6 2 */
 	uint8_t dhcp_enabled;
-	char ip_addr[4096];     /* ';'-separated lists */
+	char ip_addr[4096]; /* ';'-separated lists */
 	char sub_net[4096];
 	char gate_way[2048];
 	char dns_addr[4096];
@@ -159,9 +159,9 @@ int hostsim_kvp_set_ip_info(HostSim *sim, const HostKvpIpInfo *cfg, uint32_t *re
 
 /* Raw transaction outcome details for robustness tests. */
 typedef enum HostSimKvpEnd {
-	HOSTSIM_KVP_END_REPLY,     /* the daemon's reply was accepted */
+	HOSTSIM_KVP_END_REPLY,	   /* the daemon's reply was accepted */
 	HOSTSIM_KVP_END_TIMEOUT,   /* the kernel timed out (host saw HV_E_FAIL) */
-	HOSTSIM_KVP_END_RESET,     /* the daemon released the device mid-transaction */
+	HOSTSIM_KVP_END_RESET,	   /* the daemon released the device mid-transaction */
 	HOSTSIM_KVP_END_SENDFAIL,  /* the previous message was still unread */
 	HOSTSIM_KVP_END_WITHDRAWN, /* no daemon registered in time; the host gave up */
 } HostSimKvpEnd;
@@ -173,8 +173,8 @@ HostSimKvpEnd hostsim_kvp_last_end(HostSim *sim);
  * *ret_output (free() it). A command still running after timeout_usec is killed
  * (-ETIMEDOUT).
  */
-int hostsim_run_capture(HostSim *sim, char *const argv[], uint64_t timeout_usec,
-			int *ret_status, char **ret_output);
+int hostsim_run_capture(HostSim *sim, char *const argv[], uint64_t timeout_usec, int *ret_status,
+			char **ret_output);
 
 /*
  * Like hostsim_kvp_wait_ready() but also waits until at least min_registrations

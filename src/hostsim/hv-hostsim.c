@@ -47,7 +47,8 @@ static void help(FILE *out)
 	      "/64, default via " HOSTSIM_IPV4_GW ")\n"
 	      "                       <-> hv0peer (" HOSTSIM_PEER_IPV4
 	      "/24), docker0 bridge, fresh /sys\n"
-	      "  --var-lib-tmpfs      tmpfs on /var/lib (for daemons with a fixed /var/lib/hyperv;\n"
+	      "  --var-lib-tmpfs      tmpfs on /var/lib (for daemons with a fixed "
+	      "/var/lib/hyperv;\n"
 	      "                       without it such a daemon writes the machine's /var/lib)\n"
 	      "  --os-release FILE    bind FILE's content over /etc/os-release\n"
 	      "  --hostname NAME      guest hostname (default hvguest-vm)\n"

@@ -24,7 +24,7 @@ typedef struct KvpAuto KvpAuto;
 typedef struct KvpAutoOptions {
 	const char *os_release_path; /* NULL: /etc/os-release then /usr/lib/os-release */
 	char *const *exclude_ifaces; /* fnmatch globs; NULL-terminated; NULL for none */
-	const NetinfoOps *net;       /* address source */
+	const NetinfoOps *net;	     /* address source */
 	void *net_userdata;
 	/* uname() override for tests; NULL: the real uname. */
 	int (*uname_fn)(struct utsname *ret);

@@ -51,7 +51,7 @@ struct Manager {
 	bool persist_stuck; /* the writer did not stop in time: leave store and thread alone */
 	uint64_t reconnect_delay_usec;
 	uint64_t fqdn_refreshed_usec; /* CLOCK_MONOTONIC of the last refresh request */
-	sem_t fqdn_first;              /* posted once, after the first lookup completed */
+	sem_t fqdn_first;	      /* posted once, after the first lookup completed */
 	atomic_bool fqdn_posted;
 	bool fqdn_sem_init;
 	uint64_t n_requests;
@@ -324,7 +324,8 @@ static int open_state(Manager *m)
 	/* Upstream creates the directory 0755; the pool files carry the privacy decision. */
 	r = mkdir_p(s->state_dir, 0755);
 	if (r < 0)
-		return log_error_errno(r, "Could not create state directory '%s': %m", s->state_dir);
+		return log_error_errno(r, "Could not create state directory '%s': %m",
+				       s->state_dir);
 	m->state_fd = open_dir(s->state_dir);
 	if (m->state_fd < 0)
 		return log_error_errno(m->state_fd, "Could not open state directory '%s': %m",
@@ -428,8 +429,10 @@ int manager_start(Manager *m)
 	switch (r) {
 	case -ENOENT:
 		/* Not a Hyper-V guest, or hv_utils not loaded: nothing to serve. */
-		return log_notice_errno(r, "Device %s is not present; the KVP service is not "
-					   "offered here.", dev);
+		return log_notice_errno(r,
+					"Device %s is not present; the KVP service is not "
+					"offered here.",
+					dev);
 	case -EBUSY:
 		return log_error_errno(r, "Device %s is busy: another KVP daemon is running.", dev);
 	default:
@@ -468,8 +471,9 @@ Manager *manager_free(Manager *m)
 		int r = kvp_persist_stop(m->persist, m->settings->flush_timeout_usec);
 		if (r < 0) {
 			/* Likely /var frozen by a backup: the writer is blocked in the kernel. */
-			log_warning_errno(r, "Pending KVP pool writes did not finish within %llu s, "
-					     "exiting without them: %m",
+			log_warning_errno(r,
+					  "Pending KVP pool writes did not finish within %llu s, "
+					  "exiting without them: %m",
 					  (unsigned long long)(m->settings->flush_timeout_usec /
 							       USEC_PER_SEC));
 			m->persist_stuck = true;

@@ -39,7 +39,7 @@
 #define KVP_OFF_DELETE_KEY 8u
 #define KVP_OFF_REGISTER_VERSION 4u
 
-#define KVP_OP_REGISTER 4u   /* legacy registration, numerically GET_IP_INFO */
+#define KVP_OP_REGISTER 4u /* legacy registration, numerically GET_IP_INFO */
 #define KVP_OP_REGISTER1 100u
 
 #define KVP_REG_SZ 1u
@@ -56,9 +56,9 @@ typedef enum KvpOp {
 } KvpOp;
 
 typedef enum KvpPoolId {
-	KVP_POOL_EXTERNAL = 0,      /* host -> guest ("Source 0"), daemon-owned file */
-	KVP_POOL_GUEST = 1,         /* guest -> host, appended by cloud-init and others */
-	KVP_POOL_AUTO = 2,          /* intrinsic guest data, computed by the daemon */
+	KVP_POOL_EXTERNAL = 0,	    /* host -> guest ("Source 0"), daemon-owned file */
+	KVP_POOL_GUEST = 1,	    /* guest -> host, appended by cloud-init and others */
+	KVP_POOL_AUTO = 2,	    /* intrinsic guest data, computed by the daemon */
 	KVP_POOL_AUTO_EXTERNAL = 3, /* host facts (HostName, VirtualMachineName...), daemon-owned */
 	KVP_POOL_AUTO_INTERNAL = 4, /* reserved; never written by the daemon */
 	_KVP_POOL_MAX,
@@ -67,12 +67,12 @@ typedef enum KvpPoolId {
 
 /* A decoded kernel -> daemon request. Strings are NUL-terminated, valid UTF-8. */
 typedef struct KvpRequest {
-	uint8_t raw_op;   /* as received, for logging even when decoding failed */
+	uint8_t raw_op; /* as received, for logging even when decoding failed */
 	uint8_t raw_pool;
 	KvpOp op;
 	KvpPoolId pool;
-	uint32_t index;   /* ENUMERATE position */
-	size_t key_len;   /* strlen(key) */
+	uint32_t index;	  /* ENUMERATE position */
+	size_t key_len;	  /* strlen(key) */
 	size_t value_len; /* strlen(value) */
 	char key[KVP_KEY_SIZE];
 	char value[KVP_VALUE_SIZE];

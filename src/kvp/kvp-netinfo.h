@@ -15,9 +15,9 @@
 typedef struct NetAddr {
 	char ifname[IF_NAMESIZE];
 	int ifindex;
-	unsigned ifflags;          /* IFF_* of the link */
-	bool has_default_route;    /* the link carries a default route (either family) */
-	int family;                /* AF_INET or AF_INET6 */
+	unsigned ifflags;	/* IFF_* of the link */
+	bool has_default_route; /* the link carries a default route (either family) */
+	int family;		/* AF_INET or AF_INET6 */
 	unsigned prefixlen;
 	char addr[INET6_ADDRSTRLEN]; /* inet_ntop text */
 } NetAddr;

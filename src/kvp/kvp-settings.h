@@ -12,12 +12,12 @@
 #include "common/conf.h"
 
 typedef struct KvpSettings {
-	char *device;             /* /dev/vmbus/hv_kvp */
-	char *state_dir;          /* /var/lib/hyperv, or $STATE_DIRECTORY */
-	char *os_release;         /* NULL: /etc/os-release, then /usr/lib/os-release */
-	char **exclude_interfaces; /* globs excluded from the auto pool's address lists */
-	bool private_host_pools;  /* pools 0 and 3 mode 0600 instead of 0644 */
-	uint64_t lock_timeout_usec; /* longest wait for another program's pool lock */
+	char *device;		     /* /dev/vmbus/hv_kvp */
+	char *state_dir;	     /* /var/lib/hyperv, or $STATE_DIRECTORY */
+	char *os_release;	     /* NULL: /etc/os-release, then /usr/lib/os-release */
+	char **exclude_interfaces;   /* globs excluded from the auto pool's address lists */
+	bool private_host_pools;     /* pools 0 and 3 mode 0600 instead of 0644 */
+	uint64_t lock_timeout_usec;  /* longest wait for another program's pool lock */
 	uint64_t flush_timeout_usec; /* longest wait at exit for pending pool writes */
 	int log_level;
 } KvpSettings;

@@ -120,8 +120,8 @@ static void test_appends_survive_kills(void **state)
 
 	/* And the host sees all of them. */
 	assert_int_equal(enumerate_pool1(&g), N_RECORDS);
-	print_message("%d kills, %d enumerations, %d SETs while %u records were appended\n",
-		      kills, enumerations, sets, N_RECORDS);
+	print_message("%d kills, %d enumerations, %d SETs while %u records were appended\n", kills,
+		      enumerations, sets, N_RECORDS);
 	it_stop(&g);
 }
 

@@ -54,9 +54,16 @@ static void expect_status(HostKvpReply *r, uint32_t status)
 static void test_auto_pool(void **state)
 {
 	static const char *const keys[] = {
-		"FullyQualifiedDomainName", "IntegrationServicesVersion", "NetworkAddressIPv4",
-		"NetworkAddressIPv6", "OSBuildNumber", "OSName", "OSMajorVersion", "OSMinorVersion",
-		"OSVersion", "ProcessorArchitecture",
+		"FullyQualifiedDomainName",
+		"IntegrationServicesVersion",
+		"NetworkAddressIPv4",
+		"NetworkAddressIPv6",
+		"OSBuildNumber",
+		"OSName",
+		"OSMajorVersion",
+		"OSMinorVersion",
+		"OSVersion",
+		"ProcessorArchitecture",
 	};
 	Guest *g = *state;
 	HostKvpReply r;
@@ -236,9 +243,8 @@ static uint32_t raw_request(Guest *g, const uint8_t *msg, uint8_t *reply)
 	size_t len = 0;
 	uint32_t host_status = 0;
 
-	assert_int_equal(hostsim_kvp_raw(g->sim, msg, MSG_SIZE, reply, MSG_SIZE, &len,
-					 &host_status),
-			 0);
+	assert_int_equal(
+		hostsim_kvp_raw(g->sim, msg, MSG_SIZE, reply, MSG_SIZE, &len, &host_status), 0);
 	assert_int_equal(len, MSG_SIZE);
 	return host_status;
 }
@@ -378,9 +384,14 @@ static void test_second_opener(void **state)
 
 	/* A second daemon says why and exits non-zero; the first keeps serving. */
 	HostSimDaemon *d;
-	char *argv[] = { getenv("HV_KVP_DAEMON"), (char *)"--device",
-			 (char *)hostsim_kvp_device(g->sim), (char *)"--state-dir", g->state_dir,
-			 (char *)"--config", (char *)"/nonexistent", NULL };
+	char *argv[] = { getenv("HV_KVP_DAEMON"),
+			 (char *)"--device",
+			 (char *)hostsim_kvp_device(g->sim),
+			 (char *)"--state-dir",
+			 g->state_dir,
+			 (char *)"--config",
+			 (char *)"/nonexistent",
+			 NULL };
 	int status = 0;
 	assert_int_equal(hostsim_daemon_spawn(g->sim, argv, NULL, &d), 0);
 	assert_int_equal(hostsim_daemon_wait(d, 10 * USEC_PER_SEC, &status), 0);
