@@ -36,7 +36,7 @@ typedef struct HvChannelOps {
 	const char *name;
 	int (*connect)(HvChannel *ch);
 	void (*disconnect)(HvChannel *ch);
-	int (*recv)(HvChannel *ch, void *buf, size_t size, size_t *ret_len);
+	int (*recv)(HvChannel *ch, short revents, void *buf, size_t size, size_t *ret_len);
 	int (*send)(HvChannel *ch, const void *buf, size_t len);
 	int (*get_fd)(HvChannel *ch);
 	void (*free)(HvChannel *ch);
@@ -78,14 +78,16 @@ void channel_disconnect(HvChannel *ch);
 int channel_reconnect(HvChannel *ch);
 
 /*
- * Receives one message if one is queued: polls with a zero timeout first, because the
- * kernel ignores O_NONBLOCK and a read with nothing queued would block. Returns 0 with
+ * Receives one message if one is queued. revents is what the caller's own poll of
+ * channel_get_fd() just reported, or 0: without POLLIN in it the channel polls with a zero
+ * timeout first, because the kernel ignores O_NONBLOCK and a read with nothing queued would
+ * block. Pass POLLIN only straight from a poll that reported it. Returns 0 with
  * *ret_len set, -EAGAIN if nothing is queued, -ENOBUFS if the message is larger than size
  * (the device's EINVAL; it stays queued), -ECONNRESET on end of file, -EIO on POLLERR/POLLHUP
  * without data, -ENOTCONN when disconnected, or the read errno. (A SEQPACKET socket
  * truncates an oversized message instead: size buffers for the largest message.)
  */
-int channel_recv(HvChannel *ch, void *buf, size_t size, size_t *ret_len);
+int channel_recv(HvChannel *ch, short revents, void *buf, size_t size, size_t *ret_len);
 /* Sends one whole message; a short write is -EIO, -ENOTCONN when disconnected. */
 int channel_send(HvChannel *ch, const void *buf, size_t len);
 /* The descriptor to poll for POLLIN, or -EBADF when disconnected. */

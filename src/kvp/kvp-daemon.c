@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,13 @@ int main(int argc, char *argv[])
 	ConfError err = {};
 	int r;
 
+	/*
+	 * Keep an idle daemon small: one malloc arena for our few threads, and a fixed mmap
+	 * threshold so multi-megabyte pool buffers go back to the kernel when freed instead of
+	 * staying resident in an arena (glibc raises the threshold after the first big free).
+	 */
+	(void)mallopt(M_ARENA_MAX, 1);
+	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	log_open("hv_kvp_daemon", LOG_TARGET_AUTO);
 	r = kvp_settings_init(&settings);
 	if (r < 0) {

@@ -245,7 +245,7 @@ static int on_channel(EventSource *s, int fd, short revents, void *userdata)
 	size_t len;
 	int r;
 
-	r = channel_recv(m->channel, m->in, sizeof(m->in), &len);
+	r = channel_recv(m->channel, revents, m->in, sizeof(m->in), &len);
 	if (r == -EAGAIN) {
 		if (revents & (POLLERR | POLLHUP | POLLNVAL))
 			return manager_reconnect(m, -EPIPE);

@@ -9,6 +9,14 @@
 #include "common/log.h"
 #include "kvp/kvp-persist.h"
 
+/*
+ * A host burst (pool 3 at boot, a script setting many keys) is written once: after a kick
+ * the writer waits until no kick came for COALESCE_USEC, but never longer than
+ * COALESCE_MAX_USEC after the first one. That bounds what a SIGKILL can lose to 200 ms of
+ * acknowledged changes, against one whole-pool rewrite per SET otherwise.
+ */
+#define COALESCE_USEC (20 * USEC_PER_MSEC)
+#define COALESCE_MAX_USEC (200 * USEC_PER_MSEC)
 #define RETRY_MIN_USEC (1 * USEC_PER_SEC)
 #define RETRY_MAX_USEC (60 * USEC_PER_SEC)
 
@@ -37,6 +45,25 @@ static struct timespec deadline_after(uint64_t usec)
 	return ts;
 }
 
+/* Called with p->lock held after a kick; returns with it held once the burst is over. */
+static void coalesce(KvpPersist *p)
+{
+	uint64_t end = now_usec(CLOCK_MONOTONIC) + COALESCE_MAX_USEC;
+
+	while (!p->stopping) {
+		uint64_t now = now_usec(CLOCK_MONOTONIC);
+		struct timespec ts;
+
+		if (now >= end)
+			return;
+		ts = deadline_after(MIN(COALESCE_USEC, end - now));
+		p->kicked = false;
+		while (!p->kicked && !p->stopping)
+			if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT)
+				return;
+	}
+}
+
 static void *persist_thread(void *userdata)
 {
 	KvpPersist *p = userdata;
@@ -55,6 +82,8 @@ static void *persist_thread(void *userdata)
 				pthread_cond_wait(&p->cond, &p->lock);
 			}
 		}
+		if (p->kicked && backoff == 0)
+			coalesce(p);
 		bool stopping = p->stopping;
 		p->kicked = false;
 		pthread_mutex_unlock(&p->lock);
