@@ -42,6 +42,25 @@ run_suite() {
   count_cases "$dir"
 }
 
+# The network managers' own parsers check the files SET_IP_INFO writes (netplan generate,
+# ifquery, libnm's keyfile reader). Installing netplan.io or ifupdown could touch this
+# machine's network, so their packages are only unpacked into the build tree.
+verify_tools() {
+  local dir=$top/build-verify-tools pkgs=(netplan.io libnetplan0 ifupdown gir1.2-nm-1.0 libnm0)
+  if [ ! -d "$dir/root" ]; then
+    mkdir -p "$dir/debs" "$dir/root"
+    (cd "$dir/debs" && { apt-get download -qq "${pkgs[@]}" >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get download -qq "${pkgs[@]}" >/dev/null 2>&1; }; }) ||
+      { echo "(could not download ${pkgs[*]}: those checks will skip)"; rm -rf "$dir"; return 0; }
+    for deb in "$dir"/debs/*.deb; do dpkg -x "$deb" "$dir/root"; done
+  fi
+  export NETPLAN_GENERATE=$dir/root/usr/libexec/netplan/generate
+  export IFQUERY=$dir/root/sbin/ifquery
+  export LD_LIBRARY_PATH=$dir/root/usr/lib/x86_64-linux-gnu
+  export GI_TYPELIB_PATH=$dir/root/usr/lib/x86_64-linux-gnu/girepository-1.0
+}
+verify_tools
+
 run_suite build
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false

@@ -27,12 +27,25 @@ static void help(void)
 	       "      --device=PATH      KVP device (default %s)\n"
 	       "      --state-dir=DIR    pool directory (default %s)\n"
 	       "      --os-release=FILE  os-release file for the auto pool\n"
+	       "      --root-dir=DIR     testing: network configuration below DIR\n"
+	       "      --tools-dir=DIR    testing: nmcli, networkctl, netplan, ifup, ifdown in DIR\n"
+	       "      --sysfs-dir=DIR    testing: NICs from DIR/class/net instead of udev\n"
 	       "  -h, --help             show this help\n"
 	       "      --version          show the version\n",
 	       HVGUEST_CONF_FILE, HVGUEST_CONF_DIR, KVP_DEVICE, KVP_STATE_DIR);
 }
 
-enum { ARG_CONFIG = 0x100, ARG_CONFIG_DIR, ARG_DEVICE, ARG_STATE_DIR, ARG_OS_RELEASE, ARG_VERSION };
+enum {
+	ARG_CONFIG = 0x100,
+	ARG_CONFIG_DIR,
+	ARG_DEVICE,
+	ARG_STATE_DIR,
+	ARG_OS_RELEASE,
+	ARG_ROOT_DIR,
+	ARG_TOOLS_DIR,
+	ARG_SYSFS_DIR,
+	ARG_VERSION,
+};
 
 static int replace_str(char **dst, const char *src)
 {
@@ -58,6 +71,9 @@ static int parse_argv(int argc, char *argv[], KvpSettings *s, bool overrides, co
 		{ "device", required_argument, NULL, ARG_DEVICE },
 		{ "state-dir", required_argument, NULL, ARG_STATE_DIR },
 		{ "os-release", required_argument, NULL, ARG_OS_RELEASE },
+		{ "root-dir", required_argument, NULL, ARG_ROOT_DIR },
+		{ "tools-dir", required_argument, NULL, ARG_TOOLS_DIR },
+		{ "sysfs-dir", required_argument, NULL, ARG_SYSFS_DIR },
 		{}
 	};
 	int c, r = 0;
@@ -91,6 +107,15 @@ static int parse_argv(int argc, char *argv[], KvpSettings *s, bool overrides, co
 			break;
 		case ARG_OS_RELEASE:
 			r = overrides ? replace_str(&s->os_release, optarg) : 0;
+			break;
+		case ARG_ROOT_DIR:
+			r = overrides ? replace_str(&s->root_dir, optarg) : 0;
+			break;
+		case ARG_TOOLS_DIR:
+			r = overrides ? replace_str(&s->tools_dir, optarg) : 0;
+			break;
+		case ARG_SYSFS_DIR:
+			r = overrides ? replace_str(&s->sysfs_dir, optarg) : 0;
 			break;
 		default:
 			return -EINVAL;

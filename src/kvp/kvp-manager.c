@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -18,11 +19,16 @@
 #include "common/notify.h"
 #include "kvp/kvp-auto.h"
 #include "kvp/kvp-fqdn.h"
+#include "kvp/kvp-ipinfo.h"
+#include "kvp/kvp-ipset.h"
 #include "kvp/kvp-manager.h"
 #include "kvp/kvp-msg.h"
 #include "kvp/kvp-netinfo.h"
+#include "kvp/kvp-netsrc.h"
+#include "kvp/kvp-nicinfo.h"
 #include "kvp/kvp-persist.h"
 #include "kvp/kvp-store.h"
+#include "kvp/kvp-worker.h"
 
 /* The kernel answers registration at once; a second is generous even on a loaded guest. */
 #define REGISTER_TIMEOUT_USEC (5 * USEC_PER_SEC)
@@ -48,6 +54,9 @@ struct Manager {
 	KvpAuto *autopool;
 	KvpFqdn *fqdn;
 	KvpPersist *persist;
+	KvpWorker *worker;  /* GET_IP_INFO / SET_IP_INFO run here, off the event loop */
+	KvpNetSrc *netsrc;  /* DNS servers and DHCP state per link */
+	KvpIpSet *ipset;    /* host-injected IP configuration */
 	bool persist_stuck; /* the writer did not stop in time: leave store and thread alone */
 	uint64_t reconnect_delay_usec;
 	uint64_t fqdn_refreshed_usec; /* CLOCK_MONOTONIC of the last refresh request */
@@ -61,6 +70,13 @@ struct Manager {
 	uint8_t in[2 * KVP_MSG_SIZE];
 	uint8_t out[KVP_MSG_SIZE];
 	KvpRequest req;
+
+	/* The IP request the worker is on: written before submit, read after collect. */
+	KvpIpInfo ip_req;
+	KvpIpInfo ip_reply;
+	char ip_ifname[IF_NAMESIZE];
+	KvpNetSrcReport ip_report;
+	char tool_paths[5][PATH_MAX]; /* nmcli, networkctl, netplan, ifup, ifdown (tests) */
 };
 
 static int check_register_reply(const void *reply, size_t len, void *userdata)
@@ -163,13 +179,52 @@ static int dispatch(Manager *m, const KvpRequest *req)
 		return op_enumerate(m, req);
 	case KVP_OP_GET_IP_INFO:
 	case KVP_OP_SET_IP_INFO:
-		/* Per-NIC IP information is not implemented yet. */
-		return -EOPNOTSUPP;
+		/* Handled by start_ip_request(): they need the raw message. */
+		break;
 	case _KVP_OP_MAX:
 	case _KVP_OP_INVALID:
 		break;
 	}
 	return -EOPNOTSUPP;
+}
+
+static int job_get_ip_info(void *userdata)
+{
+	Manager *m = userdata;
+	int ifindex, r;
+
+	/* Upstream reports both families whatever addr_family the host sent; so do we. */
+	r = kvp_nicinfo_query(m->ip_req.adapter_id, 0, &m->ip_reply, m->ip_ifname, &ifindex);
+	if (r == -ENODEV || r == -EINVAL)
+		return -ENXIO; /* no NIC with that MAC: HV_E_FAIL, as upstream answers */
+	if (r < 0)
+		return r;
+	return kvp_netsrc_fill(m->netsrc, m->ip_ifname, ifindex, &m->ip_reply, &m->ip_report);
+}
+
+static int job_set_ip_info(void *userdata)
+{
+	Manager *m = userdata;
+
+	return kvp_ipset_apply(m->ipset, &m->ip_req);
+}
+
+/* Decodes an IP request and hands it to the worker; the reply is sent when it is done. */
+static int start_ip_request(Manager *m, const KvpRequest *req, size_t len)
+{
+	int r;
+
+	r = kvp_ipinfo_decode(m->in, len, &m->ip_req);
+	if (r < 0)
+		return r;
+	m->ip_ifname[0] = 0;
+	r = kvp_worker_submit(m->worker,
+			      req->op == KVP_OP_GET_IP_INFO ? job_get_ip_info : job_set_ip_info, m);
+	if (r < 0)
+		return r;
+	/* Nothing else can arrive before we answer; stop polling until then. */
+	r = event_source_set_enabled(m->io, false);
+	return r < 0 ? r : 1;
 }
 
 /* Logs how a request ended: debug for the normal outcomes, louder for bad host input. */
@@ -211,52 +266,6 @@ static void log_request(Manager *m, const KvpRequest *req, int r, uint32_t statu
 		log_fields_errno(level, r, LOG_FIELDS(f_op, f_pool, f_status),
 				 "Rejected host request op=%u pool=%u, answering %s: %m",
 				 req->raw_op, req->raw_pool, hv_status_to_string(status));
-}
-
-static int manager_reconnect(Manager *m, int reason);
-
-static int handle_message(Manager *m, size_t len)
-{
-	KvpRequest *req = &m->req;
-	uint32_t status;
-	int r;
-
-	m->n_requests++;
-	r = kvp_msg_decode(m->in, len, req);
-	if (r >= 0)
-		r = dispatch(m, req);
-	status = hv_status_from_errno(r);
-	if (r < 0)
-		kvp_msg_build_status(m->out, status);
-	log_request(m, req, r, status);
-
-	r = channel_send(m->channel, m->out, KVP_MSG_SIZE);
-	if (r < 0) {
-		/* Typically the kernel timed the request out (-EINVAL on the late reply). */
-		log_notice_errno(r, "The kernel did not take the reply, registering again: %m");
-		return manager_reconnect(m, r);
-	}
-	return 0;
-}
-
-static int on_channel(EventSource *s, int fd, short revents, void *userdata)
-{
-	Manager *m = userdata;
-	size_t len;
-	int r;
-
-	r = channel_recv(m->channel, revents, m->in, sizeof(m->in), &len);
-	if (r == -EAGAIN) {
-		if (revents & (POLLERR | POLLHUP | POLLNVAL))
-			return manager_reconnect(m, -EPIPE);
-		return 0;
-	}
-	if (r < 0) {
-		log_notice_errno(r, "Reading from %s did not work, registering again: %m",
-				 m->settings->device);
-		return manager_reconnect(m, r);
-	}
-	return handle_message(m, len);
 }
 
 static int connect_channel(Manager *m)
@@ -307,6 +316,128 @@ static int manager_reconnect(Manager *m, int reason)
 	return event_source_set_time_relative(m->reconnect_timer, m->reconnect_delay_usec);
 }
 
+static int log_ip_request(Manager *m, const KvpRequest *req, int r, uint32_t status)
+{
+	char f_op[32], f_status[32], f_if[48];
+	const KvpIpInfo *i = &m->ip_reply;
+
+	snprintf(f_op, sizeof(f_op), "HV_OP=%s", kvp_op_to_string(req->op));
+	snprintf(f_status, sizeof(f_status), "HV_STATUS=0x%08x", status);
+	snprintf(f_if, sizeof(f_if), "HV_IFNAME=%s", m->ip_ifname);
+
+	if (req->op == KVP_OP_GET_IP_INFO) {
+		if (r < 0)
+			return log_fields_errno(r == -ENXIO ? LOG_DEBUG : LOG_WARNING, r,
+						LOG_FIELDS(f_op, f_status),
+						"Host asked for the IP configuration of '%s', "
+						"answering %s: %m",
+						m->ip_req.adapter_id, hv_status_to_string(status));
+		return log_fields_errno(LOG_DEBUG, 0, LOG_FIELDS(f_op, f_status, f_if),
+					"Host asked for '%s': %s addresses '%s' masks '%s' "
+					"gateways '%s' DNS '%s' (%s) DHCP %s (%s)",
+					m->ip_req.adapter_id, m->ip_ifname, i->ip_addr, i->sub_net,
+					i->gate_way, i->dns_addr,
+					kvp_netsrc_source_to_string(m->ip_report.dns),
+					i->dhcp_enabled ? "on" : "off",
+					kvp_netsrc_source_to_string(m->ip_report.dhcp));
+	}
+	if (r < 0)
+		return log_fields_errno(LOG_WARNING, r, LOG_FIELDS(f_op, f_status),
+					"Host IP configuration for adapter %s not applied, "
+					"answering %s: %s",
+					m->ip_req.adapter_id, hv_status_to_string(status),
+					strna(kvp_ipset_last_error(m->ipset)));
+	return log_fields_errno(LOG_INFO, 0, LOG_FIELDS(f_op, f_status),
+				"Applied the host's IP configuration for adapter %s: addresses "
+				"'%s', gateways '%s', DNS '%s', DHCP %s.",
+				m->ip_req.adapter_id, m->ip_req.ip_addr, m->ip_req.gate_way,
+				m->ip_req.dns_addr, m->ip_req.dhcp_enabled ? "on" : "off");
+}
+
+static int send_out(Manager *m)
+{
+	int r = channel_send(m->channel, m->out, KVP_MSG_SIZE);
+	if (r < 0) {
+		/* Typically the kernel timed the request out (-EINVAL on the late reply). */
+		log_notice_errno(r, "The kernel did not take the reply, registering again: %m");
+		return manager_reconnect(m, r);
+	}
+	return 0;
+}
+
+static int on_worker_done(Event *e, void *userdata)
+{
+	Manager *m = userdata;
+	KvpRequest *req = &m->req;
+	uint32_t status;
+	int r;
+
+	if (!kvp_worker_collect(m->worker, &r))
+		return 0;
+	status = hv_status_from_errno(r);
+	if (r >= 0 && req->op == KVP_OP_GET_IP_INFO)
+		r = kvp_ipinfo_build_reply(m->out, &m->ip_reply);
+	else if (r >= 0)
+		kvp_msg_build_status(m->out, HV_S_OK);
+	if (r < 0) {
+		status = hv_status_from_errno(r);
+		kvp_msg_build_status(m->out, status);
+	}
+	(void)log_ip_request(m, req, r, status);
+
+	r = event_source_set_enabled(m->io, true);
+	if (r < 0)
+		return r;
+	return send_out(m);
+}
+
+static int send_reply(Manager *m, const KvpRequest *req, int r)
+{
+	uint32_t status = hv_status_from_errno(r);
+
+	if (r < 0)
+		kvp_msg_build_status(m->out, status);
+	log_request(m, req, r, status);
+	return send_out(m);
+}
+
+static int handle_message(Manager *m, size_t len)
+{
+	KvpRequest *req = &m->req;
+	int r;
+
+	m->n_requests++;
+	r = kvp_msg_decode(m->in, len, req);
+	if (r >= 0 && (req->op == KVP_OP_GET_IP_INFO || req->op == KVP_OP_SET_IP_INFO)) {
+		r = start_ip_request(m, req, len);
+		if (r > 0)
+			return 0; /* answered by on_worker_done() */
+	} else if (r >= 0) {
+		r = dispatch(m, req);
+	}
+	return send_reply(m, req, r);
+}
+
+static int on_channel(EventSource *s, int fd, short revents, void *userdata)
+{
+	Manager *m = userdata;
+	size_t len;
+	int r;
+
+	r = channel_recv(m->channel, revents, m->in, sizeof(m->in), &len);
+	if (r == -EAGAIN) {
+		if (revents & (POLLERR | POLLHUP | POLLNVAL))
+			return manager_reconnect(m, -EPIPE);
+		return 0;
+	}
+	if (r < 0) {
+		log_notice_errno(r, "Reading from %s did not work, registering again: %m",
+				 m->settings->device);
+		return manager_reconnect(m, r);
+	}
+	return handle_message(m, len);
+}
+
 static int on_signal(EventSource *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	Manager *m = userdata;
@@ -340,6 +471,64 @@ static int open_state(Manager *m)
 	r = kvp_store_open(&so, &m->store);
 	if (r < 0)
 		return log_error_errno(r, "Could not open the KVP pools in '%s': %m", s->state_dir);
+	return 0;
+}
+
+/* Test seam: a tool from --tools-dir, or NULL for the module's default path. */
+static const char *tool_path(Manager *m, unsigned slot, const char *name)
+{
+	if (!m->settings->tools_dir)
+		return NULL;
+	snprintf(m->tool_paths[slot], sizeof(m->tool_paths[slot]), "%s/%s", m->settings->tools_dir,
+		 name);
+	return m->tool_paths[slot];
+}
+
+static int manager_setup_ip(Manager *m)
+{
+	const KvpSettings *s = m->settings;
+	KvpIpBackend backend;
+	int r;
+
+	backend = kvp_ip_backend_from_string(s->ip_backend);
+	if (backend < 0)
+		return log_error_errno(backend, "Unknown ip_backend '%s' in the [kvp] settings.",
+				       s->ip_backend);
+
+	KvpNetSrcOptions no = {
+		.root = s->root_dir,
+		.nmcli = tool_path(m, 0, "nmcli"),
+		.dns_helper = s->dns_helper,
+		.dhcp_helper = s->dhcp_helper,
+		.helper_timeout_usec = s->helper_timeout_usec,
+	};
+	r = kvp_netsrc_new(&no, &m->netsrc);
+	if (r < 0)
+		return log_error_errno(r, "Could not set up DNS and DHCP reporting: %m");
+
+	KvpIpSetOptions io = {
+		.backend = backend,
+		.root = s->root_dir,
+		.state_dir = s->state_dir,
+		.sysfs_dir = s->sysfs_dir,
+		.nmcli = tool_path(m, 0, "nmcli"),
+		.networkctl = tool_path(m, 1, "networkctl"),
+		.netplan = tool_path(m, 2, "netplan"),
+		.ifup = tool_path(m, 3, "ifup"),
+		.ifdown = tool_path(m, 4, "ifdown"),
+		.set_ifconfig = s->set_ifconfig_helper,
+		.timeout_usec = s->ip_apply_timeout_usec,
+	};
+	r = kvp_ipset_new(&io, &m->ipset);
+	if (r < 0)
+		return log_error_errno(r, "Could not set up IP injection: %m");
+
+	r = kvp_worker_new(m->event, &m->worker);
+	if (r < 0)
+		return log_error_errno(r, "Could not start the worker thread: %m");
+	r = event_set_wakeup_handler(m->event, on_worker_done, m);
+	if (r < 0)
+		return log_error_errno(r, "Could not set up the worker wakeup: %m");
 	return 0;
 }
 
@@ -392,6 +581,9 @@ int manager_new(const KvpSettings *settings, Manager **ret)
 	r = kvp_persist_new(m->store, &m->persist);
 	if (r < 0)
 		return log_error_errno(r, "Could not start the pool writer: %m");
+	r = manager_setup_ip(m);
+	if (r < 0)
+		return r;
 
 	kvp_msg_build_register(m->register_msg);
 	HvRegistration reg = {
@@ -481,6 +673,10 @@ Manager *manager_free(Manager *m)
 			kvp_persist_free(m->persist);
 		}
 	}
+	/* The worker first: a job in progress uses the channel's request buffers. */
+	kvp_worker_free(m->worker);
+	kvp_netsrc_free(m->netsrc);
+	kvp_ipset_free(m->ipset);
 	channel_free(m->channel);
 	event_source_free(m->io);
 	event_source_free(m->reconnect_timer);

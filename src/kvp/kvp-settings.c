@@ -26,7 +26,25 @@ static const ConfItem kvp_conf_table[] = {
 	{ "kvp", "flush_timeout", CONF_USEC, offsetof(KvpSettings, flush_timeout_usec), 0,
 	  600 * USEC_PER_SEC },
 	{ "kvp", "log_level", CONF_LOGLEVEL, offsetof(KvpSettings, log_level), 0, 7 },
+	{ "kvp", "ip_backend", CONF_STRING, offsetof(KvpSettings, ip_backend), 0, 0 },
+	{ "kvp", "ip_apply_timeout", CONF_USEC, offsetof(KvpSettings, ip_apply_timeout_usec),
+	  USEC_PER_SEC, 25 * USEC_PER_SEC },
+	{ "kvp", "dns_helper", CONF_PATH, offsetof(KvpSettings, dns_helper), 0, 0 },
+	{ "kvp", "dhcp_helper", CONF_PATH, offsetof(KvpSettings, dhcp_helper), 0, 0 },
+	{ "kvp", "set_ifconfig_helper", CONF_PATH, offsetof(KvpSettings, set_ifconfig_helper), 0,
+	  0 },
+	{ "kvp", "helper_timeout", CONF_USEC, offsetof(KvpSettings, helper_timeout_usec),
+	  100 * USEC_PER_MSEC, 20 * USEC_PER_SEC },
 };
+
+/* Command-line-only strings freed with the table's. */
+static void free_test_seams(KvpSettings *s)
+{
+	free(s->root_dir);
+	free(s->tools_dir);
+	free(s->sysfs_dir);
+	s->root_dir = s->tools_dir = s->sysfs_dir = NULL;
+}
 
 int kvp_settings_init(KvpSettings *s)
 {
@@ -38,13 +56,17 @@ int kvp_settings_init(KvpSettings *s)
 		.lock_timeout_usec = 1 * USEC_PER_SEC,
 		.flush_timeout_usec = 10 * USEC_PER_SEC,
 		.log_level = LOG_INFO,
+		/* The host waits 30 s for the answer; leave room for the rollback. */
+		.ip_apply_timeout_usec = 20 * USEC_PER_SEC,
+		.helper_timeout_usec = 2 * USEC_PER_SEC,
 	};
 	s->device = strdup(KVP_DEVICE);
 	/* StateDirectory= may list several paths separated by ':'; ours is the first. */
 	s->state_dir = state && state[0] == '/' ? strndup(state, strcspn(state, ":"))
 						: strdup(KVP_STATE_DIR);
 	s->exclude_interfaces = strv_copy((char *const *)default_excludes);
-	if (!s->device || !s->state_dir || !s->exclude_interfaces) {
+	s->ip_backend = strdup("auto");
+	if (!s->device || !s->state_dir || !s->exclude_interfaces || !s->ip_backend) {
 		kvp_settings_done(s);
 		return -ENOMEM;
 	}
@@ -59,4 +81,5 @@ int kvp_settings_load(KvpSettings *s, const char *file, const char *dropin_dir, 
 void kvp_settings_done(KvpSettings *s)
 {
 	conf_free(kvp_conf_table, ELEMENTSOF(kvp_conf_table), s);
+	free_test_seams(s);
 }

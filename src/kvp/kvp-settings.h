@@ -20,6 +20,18 @@ typedef struct KvpSettings {
 	uint64_t lock_timeout_usec;  /* longest wait for another program's pool lock */
 	uint64_t flush_timeout_usec; /* longest wait at exit for pending pool writes */
 	int log_level;
+
+	/* Per-NIC IP information (GET_IP_INFO) and injection (SET_IP_INFO). */
+	char *ip_backend; /* auto, networkmanager, networkd, netplan, ifupdown, ifcfg, script */
+	uint64_t ip_apply_timeout_usec; /* longest an injected configuration may take to apply */
+	char *dns_helper;  /* site's hv_get_dns_info, run as "helper IFNAME"; NULL: native */
+	char *dhcp_helper; /* site's hv_get_dhcp_info; NULL: native */
+	char *set_ifconfig_helper; /* the script back-end's hv_set_ifconfig */
+	uint64_t helper_timeout_usec;
+	/* Test seams, command line only: where network configuration and tools live. */
+	char *root_dir;	 /* NULL: "/" */
+	char *tools_dir; /* NULL: nmcli, networkctl, ... at their usual paths */
+	char *sysfs_dir; /* NULL: libudev */
 } KvpSettings;
 
 /* Fills s with the compiled-in defaults (honouring $STATE_DIRECTORY). */
