@@ -17,7 +17,7 @@
 
 #include "common/fileio.h"
 #include "common/log.h"
-#include "kvp/kvp-hook.h"
+#include "common/hook.h"
 #include "kvp/kvp-ipconfig-nic.h"
 #include "kvp/kvp-ipset.h"
 
@@ -444,7 +444,7 @@ static void wait_arg(uint64_t deadline, char *out, size_t size)
 /* Runs argv (NULL-terminated) by argv with what is left of the budget. */
 static int run(KvpIpSet *s, const char *const *argv, uint64_t deadline)
 {
-	_cleanup_(kvp_hook_result_done) KvpHookResult res = { 0 };
+	_cleanup_(hook_result_done) HookResult res = { 0 };
 	uint64_t now = now_usec();
 	int r;
 
@@ -452,12 +452,12 @@ static int run(KvpIpSet *s, const char *const *argv, uint64_t deadline)
 		set_error(s, "no time left to run '%s'", argv[0]);
 		return -ETIMEDOUT;
 	}
-	r = kvp_hook_run(argv, NULL, deadline - now, &res);
+	r = hook_run(argv, NULL, deadline - now, &res);
 	if (r < 0) {
 		set_error(s, "cannot run '%s': %s", argv[0], strerror(-r));
 		return r;
 	}
-	if (kvp_hook_result_success(&res))
+	if (hook_result_success(&res))
 		return 0;
 	if (res.timed_out)
 		set_error(s, "'%s %s' timed out", argv[0], strna(argv[1]));

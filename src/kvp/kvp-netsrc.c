@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
-#include "kvp/kvp-hook.h"
+#include "common/hook.h"
 #include "kvp/kvp-netsrc-parse.h"
 #include "kvp/kvp-netsrc.h"
 
@@ -143,32 +143,32 @@ static bool dir_exists(const KvpNetSrc *s, const char *path)
 }
 
 /* Runs argv within the fill's budget. -ETIME once the budget is spent. */
-static int run(Fill *f, const char *const argv[], KvpHookResult *ret)
+static int run(Fill *f, const char *const argv[], HookResult *ret)
 {
 	uint64_t now = now_usec(), timeout;
 
 	if (now >= f->deadline)
 		return -ETIME;
 	timeout = MIN(f->s->helper_timeout_usec, f->deadline - now);
-	return kvp_hook_run(argv, NULL, timeout, ret);
+	return hook_run(argv, NULL, timeout, ret);
 }
 
 /* Runs argv and hands out its stdout if it exited with status 0. */
 static int run_output(Fill *f, const char *const argv[], char **ret_out)
 {
-	KvpHookResult res;
+	HookResult res;
 	int r;
 
 	r = run(f, argv, &res);
 	if (r < 0)
 		return r;
-	if (!kvp_hook_result_success(&res)) {
+	if (!hook_result_success(&res)) {
 		r = res.timed_out ? -ETIMEDOUT : -EPROTO;
-		kvp_hook_result_done(&res);
+		hook_result_done(&res);
 		return r;
 	}
 	*ret_out = TAKE_PTR(res.out);
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 	return 0;
 }
 

@@ -24,7 +24,7 @@
  * reach the host, never a loopback address.
  *
  * Every file is read below options.root (absolute symlinks resolve inside it), so tests use
- * fixture trees. Programs (nmcli, helpers) are run by argv through kvp-hook, each with a
+ * fixture trees. Programs (nmcli, helpers) are run by argv through hook, each with a
  * timeout, and all runs of one kvp_netsrc_fill() share one time budget.
  * NetworkManager is asked only when ROOT/run/NetworkManager exists and nmcli is executable.
  *

@@ -6,10 +6,10 @@
 #include "kvp/kvp-worker.h"
 
 typedef enum JobState {
-	JOB_IDLE,    /* nothing to do */
-	JOB_QUEUED,  /* submitted, not started */
+	JOB_IDLE,   /* nothing to do */
+	JOB_QUEUED, /* submitted, not started */
 	JOB_RUNNING,
-	JOB_DONE,    /* result waiting for collect */
+	JOB_DONE, /* result waiting for collect */
 } JobState;
 
 struct KvpWorker {

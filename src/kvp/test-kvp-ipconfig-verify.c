@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
-#include "kvp/kvp-hook.h"
+#include "common/hook.h"
 
 static const char *const cases[] = { "static4", "dhcp4", "mixed", "multigw" };
 
@@ -108,12 +108,12 @@ static void passthrough_env(char *buf[3], char storage[2][4200])
 }
 
 /* Runs argv with a 30 s deadline; *ret holds the outcome. */
-static void run_tool(const char *const *argv, KvpHookResult *ret)
+static void run_tool(const char *const *argv, HookResult *ret)
 {
 	char *env[3], storage[2][4200];
 
 	passthrough_env(env, storage);
-	assert_int_equal(kvp_hook_run(argv, (const char *const *)env, 30000000u, ret), 0);
+	assert_int_equal(hook_run(argv, (const char *const *)env, 30000000u, ret), 0);
 }
 
 /* ---- netplan ---- */
@@ -121,7 +121,7 @@ static void run_tool(const char *const *argv, KvpHookResult *ret)
 static bool netplan_accepts(const char *generate, const char *yaml, char **ret_err)
 {
 	char root[] = "/tmp/test-ipconfig-netplan-XXXXXX", path[256], rootarg[256];
-	KvpHookResult res = { 0 };
+	HookResult res = { 0 };
 	bool ok;
 
 	assert_non_null(mkdtemp(root));
@@ -135,10 +135,10 @@ static bool netplan_accepts(const char *generate, const char *yaml, char **ret_e
 	}
 	snprintf(path, sizeof(path), "%s/run/systemd/network/10-netplan-eth0.network", root);
 	/* warnings (conflicting default routes, permissions) count as failures too */
-	ok = kvp_hook_result_success(&res) && !strstr(res.err, "WARNING") &&
+	ok = hook_result_success(&res) && !strstr(res.err, "WARNING") &&
 	     !strstr(res.err, "Error") && access(path, F_OK) == 0;
 	*ret_err = strdup(res.err);
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 	rm_rf(root);
 	return ok;
 }
@@ -175,7 +175,7 @@ static bool ifquery_accepts(const char *ifquery, const char *text, const char *c
 			    char **ret_out)
 {
 	char dir[] = "/tmp/test-ipconfig-ifupdown-XXXXXX", path[256], state[300];
-	KvpHookResult res = { 0 };
+	HookResult res = { 0 };
 	bool ok;
 
 	assert_non_null(mkdtemp(dir));
@@ -187,12 +187,12 @@ static bool ifquery_accepts(const char *ifquery, const char *text, const char *c
 
 		run_tool(argv, &res);
 	}
-	ok = kvp_hook_result_success(&res);
+	ok = hook_result_success(&res);
 	for (; ok && *expect; expect++)
 		ok = strstr(res.out, *expect) != NULL;
 	if (asprintf(ret_out, "%s%s", res.out, res.err) < 0)
 		*ret_out = NULL;
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 	rm_rf(dir);
 	return ok;
 }
@@ -379,7 +379,7 @@ static const char nm_checker[] =
 static int nm_check(const char *python, const char *dir, const char *text, char **ret_out)
 {
 	char script[256], file[256];
-	KvpHookResult res = { 0 };
+	HookResult res = { 0 };
 	int status;
 
 	snprintf(script, sizeof(script), "%s/check.py", dir);
@@ -394,7 +394,7 @@ static int nm_check(const char *python, const char *dir, const char *text, char 
 	status = res.exited ? res.exit_status : -1;
 	if (asprintf(ret_out, "%s%s", res.out, res.err) < 0)
 		*ret_out = NULL;
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 	return status;
 }
 
@@ -454,7 +454,7 @@ static void test_ifcfg_shell(void **state)
 	for (size_t b = 0; b < ELEMENTSOF(backends); b++) {
 		for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 			char *text = golden(backends[b], cases[i]), want[256];
-			KvpHookResult res = { 0 };
+			HookResult res = { 0 };
 			/* initscripts source the file; the values must come out unchanged */
 			const char *argv[] = { "/bin/sh",
 					       "-c",
@@ -473,10 +473,10 @@ static void test_ifcfg_shell(void **state)
 					 : "none",
 				 b == 0 && strcmp(cases[i], "multigw") == 0 ? "2001:db8::6/64"
 									    : "");
-			if (!kvp_hook_result_success(&res) || strcmp(res.out, want) != 0)
+			if (!hook_result_success(&res) || strcmp(res.out, want) != 0)
 				fail_msg("sh on %s-%s.golden: %s%s", backends[b], cases[i], res.out,
 					 res.err);
-			kvp_hook_result_done(&res);
+			hook_result_done(&res);
 			free(text);
 		}
 	}

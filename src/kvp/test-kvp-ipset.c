@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "common/fileio.h"
-#include "kvp/kvp-hook.h"
+#include "common/hook.h"
 #include "kvp/kvp-ipinfo.h"
 #include "kvp/kvp-ipset.h"
 
@@ -723,7 +723,7 @@ static void test_hv_set_ifconfig(void **state)
 	const char *exe = getenv("HV_SET_IFCONFIG");
 	char *in = path_in(f, "/in/ifcfg-eth0"), *text = golden("script-ifcfg-mixed");
 	char root_arg[128], sysfs_arg[160], proc_arg[160], nmcli_arg[200];
-	KvpHookResult res = { 0 };
+	HookResult res = { 0 };
 
 	if (!exe)
 		skip();
@@ -739,10 +739,10 @@ static void test_hv_set_ifconfig(void **state)
 			in,  "/nonexistent.nmconnection", NULL
 		};
 
-		assert_int_equal(kvp_hook_run(argv, NULL, 10000000u, &res), 0);
-		if (!kvp_hook_result_success(&res))
+		assert_int_equal(hook_run(argv, NULL, 10000000u, &res), 0);
+		if (!hook_result_success(&res))
 			fail_msg("hv_set_ifconfig failed: %s", res.err);
-		kvp_hook_result_done(&res);
+		hook_result_done(&res);
 	}
 	/* the interface's GUID came from sysfs, so the profile is the daemon's own one */
 	assert_file_is_golden(f, NM_FILE, "networkmanager-mixed");
@@ -754,9 +754,9 @@ static void test_hv_set_ifconfig(void **state)
 		const char *argv[] = { exe, root_arg, sysfs_arg, proc_arg, nmcli_arg, in, NULL };
 		char *log_before = helper_log(f), *log_after;
 
-		assert_int_equal(kvp_hook_run(argv, NULL, 10000000u, &res), 0);
+		assert_int_equal(hook_run(argv, NULL, 10000000u, &res), 0);
 		assert_true(res.exited && res.exit_status == 1);
-		kvp_hook_result_done(&res);
+		hook_result_done(&res);
 		log_after = helper_log(f);
 		assert_string_equal(log_before, log_after);
 		free(log_before);
@@ -768,10 +768,10 @@ static void test_hv_set_ifconfig(void **state)
 	{
 		const char *argv[] = { exe, root_arg, sysfs_arg, proc_arg, nmcli_arg, in, NULL };
 
-		assert_int_equal(kvp_hook_run(argv, NULL, 10000000u, &res), 0);
+		assert_int_equal(hook_run(argv, NULL, 10000000u, &res), 0);
 		assert_true(res.exited && res.exit_status == 1);
 		assert_non_null(strstr(res.err, "00:15:5d:00:00:01"));
-		kvp_hook_result_done(&res);
+		hook_result_done(&res);
 	}
 	free(in);
 }

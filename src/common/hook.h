@@ -36,43 +36,43 @@
 #include "common/macro.h"
 
 /* Bytes of stdout / stderr kept; the rest is drained and dropped. */
-#define KVP_HOOK_STDOUT_MAX (64u * 1024u)
-#define KVP_HOOK_STDERR_MAX (4u * 1024u)
+#define HOOK_STDOUT_MAX (64u * 1024u)
+#define HOOK_STDERR_MAX (4u * 1024u)
 /* At most this many caller-provided environment entries. */
-#define KVP_HOOK_EXTRA_ENV_MAX 32u
+#define HOOK_EXTRA_ENV_MAX 32u
 
-typedef struct KvpHookResult {
+typedef struct HookResult {
 	bool exited;	    /* normal exit: exit_status is valid */
 	int exit_status;    /* 0..255 when exited */
 	int term_signal;    /* signal that ended the child (SIGKILL after a timeout), else 0 */
 	bool timed_out;	    /* the deadline passed before the child exited; we killed it */
 	char *out;	    /* stdout, NUL-terminated (possibly embedded NULs), never NULL */
 	size_t out_size;    /* bytes in out, excluding the terminating NUL */
-	bool out_truncated; /* more than KVP_HOOK_STDOUT_MAX bytes were written */
-	char *err;	    /* stderr, same rules, KVP_HOOK_STDERR_MAX */
+	bool out_truncated; /* more than HOOK_STDOUT_MAX bytes were written */
+	char *err;	    /* stderr, same rules, HOOK_STDERR_MAX */
 	size_t err_size;
 	bool err_truncated;
-} KvpHookResult;
+} HookResult;
 
 /*
  * Runs argv[0] (an absolute path, else -EINVAL) with argv as its arguments and extra_env
  * (NULL or a NULL-terminated list of "NAME=value"; a PATH= or LANG= entry replaces our
- * default, more than KVP_HOOK_EXTRA_ENV_MAX entries or one without '=' is -EINVAL) added
+ * default, more than HOOK_EXTRA_ENV_MAX entries or one without '=' is -EINVAL) added
  * to the sanitized environment, and waits at most timeout_usec (> 0, else -EINVAL).
  *
  * Returns 0 once the child has been reaped, whatever its fate: *ret then tells how it
- * ended and holds its output (release with kvp_hook_result_done()). Returns a negative
+ * ended and holds its output (release with hook_result_done()). Returns a negative
  * errno and leaves *ret untouched when nothing could be run: -ENOENT (no such program),
  * -EACCES, -ENOEXEC and the like straight from posix_spawn, or -ENOMEM, -EMFILE.
  */
-int kvp_hook_run(const char *const argv[], const char *const extra_env[], uint64_t timeout_usec,
-		 KvpHookResult *ret);
+int hook_run(const char *const argv[], const char *const extra_env[], uint64_t timeout_usec,
+	     HookResult *ret);
 
 /* Frees the output buffers and zeroes *r. Accepts a zeroed or already released result. */
-void kvp_hook_result_done(KvpHookResult *r);
+void hook_result_done(HookResult *r);
 
 /* True if the child exited by itself with status 0. */
-static inline bool kvp_hook_result_success(const KvpHookResult *r)
+static inline bool hook_result_success(const HookResult *r)
 {
 	return r->exited && r->exit_status == 0;
 }

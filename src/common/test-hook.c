@@ -23,7 +23,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
-#include "kvp/kvp-hook.h"
+#include "common/hook.h"
 
 #define SEC 1000000ull
 #define MSEC 1000ull
@@ -37,9 +37,9 @@ static uint64_t mono_usec(void)
 }
 
 /* Runs argv with a 5 s deadline and asserts that it could be run. */
-static void run_ok(const char *const argv[], const char *const env[], KvpHookResult *res)
+static void run_ok(const char *const argv[], const char *const env[], HookResult *res)
 {
-	assert_int_equal(kvp_hook_run(argv, env, 5 * SEC, res), 0);
+	assert_int_equal(hook_run(argv, env, 5 * SEC, res), 0);
 	assert_non_null(res->out);
 	assert_non_null(res->err);
 }
@@ -61,65 +61,65 @@ static unsigned count_open_fds(void)
 static void test_echo(void **state)
 {
 	const char *argv[] = { "/bin/echo", "hello", "two words", NULL };
-	KvpHookResult res;
+	HookResult res;
 
 	run_ok(argv, NULL, &res);
 	assert_true(res.exited);
 	assert_int_equal(res.exit_status, 0);
 	assert_int_equal(res.term_signal, 0);
 	assert_false(res.timed_out);
-	assert_true(kvp_hook_result_success(&res));
+	assert_true(hook_result_success(&res));
 	/* One argv element stays one argument: no shell split it. */
 	assert_string_equal(res.out, "hello two words\n");
 	assert_int_equal(res.out_size, strlen("hello two words\n"));
 	assert_false(res.out_truncated);
 	assert_string_equal(res.err, "");
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 	assert_null(res.out);
-	kvp_hook_result_done(&res); /* twice is fine */
+	hook_result_done(&res); /* twice is fine */
 }
 
 static void test_no_shell_interpretation(void **state)
 {
 	const char *argv[] = { "/bin/echo", "$(touch /tmp/x)", ";", "|", "`id`", NULL };
-	KvpHookResult res;
+	HookResult res;
 
 	run_ok(argv, NULL, &res);
 	assert_string_equal(res.out, "$(touch /tmp/x) ; | `id`\n");
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 }
 
 static void test_exit_codes_and_signals(void **state)
 {
 	const char *exit7[] = { "/bin/sh", "-c", "exit 7", NULL };
 	const char *killed[] = { "/bin/sh", "-c", "kill -TERM $$; sleep 5", NULL };
-	KvpHookResult res;
+	HookResult res;
 
 	run_ok(exit7, NULL, &res);
 	assert_true(res.exited);
 	assert_int_equal(res.exit_status, 7);
-	assert_false(kvp_hook_result_success(&res));
+	assert_false(hook_result_success(&res));
 	assert_false(res.timed_out);
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 
 	run_ok(killed, NULL, &res);
 	assert_false(res.exited);
 	assert_int_equal(res.term_signal, SIGTERM);
 	assert_false(res.timed_out);
-	assert_false(kvp_hook_result_success(&res));
-	kvp_hook_result_done(&res);
+	assert_false(hook_result_success(&res));
+	hook_result_done(&res);
 }
 
 static void test_stdout_stderr_separate(void **state)
 {
 	const char *argv[] = { "/bin/sh", "-c",
 			       "echo out1; echo err1 >&2; echo out2; echo err2 >&2", NULL };
-	KvpHookResult res;
+	HookResult res;
 
 	run_ok(argv, NULL, &res);
 	assert_string_equal(res.out, "out1\nout2\n");
 	assert_string_equal(res.err, "err1\nerr2\n");
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 }
 
 static void test_large_output_truncated(void **state)
@@ -131,35 +131,35 @@ static void test_large_output_truncated(void **state)
 		"head -c 100000 /dev/zero | tr '\\0' b >&2; echo finished >&2; exit 3",
 		NULL
 	};
-	KvpHookResult res;
+	HookResult res;
 
 	run_ok(argv, NULL, &res);
 	/* It got to its end: the rest was drained, so it never blocked on a full pipe. */
 	assert_true(res.exited);
 	assert_int_equal(res.exit_status, 3);
 	assert_false(res.timed_out);
-	assert_int_equal(res.out_size, KVP_HOOK_STDOUT_MAX);
+	assert_int_equal(res.out_size, HOOK_STDOUT_MAX);
 	assert_true(res.out_truncated);
-	assert_int_equal(strlen(res.out), KVP_HOOK_STDOUT_MAX);
+	assert_int_equal(strlen(res.out), HOOK_STDOUT_MAX);
 	for (size_t i = 0; i < res.out_size; i++)
 		assert_int_equal(res.out[i], 'a');
-	assert_int_equal(res.err_size, KVP_HOOK_STDERR_MAX);
+	assert_int_equal(res.err_size, HOOK_STDERR_MAX);
 	assert_true(res.err_truncated);
 	assert_int_equal(res.err[0], 'b');
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 }
 
 static void test_output_exactly_at_limit(void **state)
 {
 	char cmd[128];
 	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	KvpHookResult res;
+	HookResult res;
 
-	snprintf(cmd, sizeof(cmd), "head -c %u /dev/zero | tr '\\0' z", KVP_HOOK_STDOUT_MAX);
+	snprintf(cmd, sizeof(cmd), "head -c %u /dev/zero | tr '\\0' z", HOOK_STDOUT_MAX);
 	run_ok(argv, NULL, &res);
-	assert_int_equal(res.out_size, KVP_HOOK_STDOUT_MAX);
+	assert_int_equal(res.out_size, HOOK_STDOUT_MAX);
 	assert_false(res.out_truncated);
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 }
 
 /* True once pid is gone or a zombie (its parent, init, has yet to reap it). */
@@ -195,38 +195,38 @@ static void test_timeout_kills_group(void **state)
 {
 	/* The shell starts a grandchild, reports its pid, and waits. */
 	const char *argv[] = { "/bin/sh", "-c", "sleep 30 & echo $!; wait", NULL };
-	KvpHookResult res;
+	HookResult res;
 	uint64_t t0, dt;
 	pid_t grandchild;
 
 	t0 = mono_usec();
-	assert_int_equal(kvp_hook_run(argv, NULL, 300 * MSEC, &res), 0);
+	assert_int_equal(hook_run(argv, NULL, 300 * MSEC, &res), 0);
 	dt = mono_usec() - t0;
 	assert_true(dt >= 300 * MSEC);
 	assert_true(dt < 3 * SEC);
 	assert_true(res.timed_out);
 	assert_false(res.exited);
 	assert_int_equal(res.term_signal, SIGKILL);
-	assert_false(kvp_hook_result_success(&res));
+	assert_false(hook_result_success(&res));
 
 	/* What it printed before the deadline is kept. */
 	grandchild = (pid_t)atoi(res.out);
 	assert_true(grandchild > 1);
 	assert_true(wait_pid_dead(grandchild));
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 }
 
 static void test_timeout_plain_sleep(void **state)
 {
 	const char *argv[] = { "/bin/sh", "-c", "sleep 5", NULL };
-	KvpHookResult res;
+	HookResult res;
 	uint64_t t0 = mono_usec();
 
-	assert_int_equal(kvp_hook_run(argv, NULL, 200 * MSEC, &res), 0);
+	assert_int_equal(hook_run(argv, NULL, 200 * MSEC, &res), 0);
 	assert_true(mono_usec() - t0 < 2 * SEC);
 	assert_true(res.timed_out);
 	assert_int_equal(res.term_signal, SIGKILL);
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 }
 
 static void test_leftover_holding_pipe(void **state)
@@ -236,11 +236,11 @@ static void test_leftover_holding_pipe(void **state)
 	 * the deadline, report the child's own exit status and end the leftover.
 	 */
 	const char *argv[] = { "/bin/sh", "-c", "sleep 30 & echo $!; exit 4", NULL };
-	KvpHookResult res;
+	HookResult res;
 	uint64_t t0 = mono_usec();
 	pid_t leftover;
 
-	assert_int_equal(kvp_hook_run(argv, NULL, 300 * MSEC, &res), 0);
+	assert_int_equal(hook_run(argv, NULL, 300 * MSEC, &res), 0);
 	assert_true(mono_usec() - t0 < 3 * SEC);
 	assert_true(res.exited);
 	assert_int_equal(res.exit_status, 4);
@@ -248,12 +248,12 @@ static void test_leftover_holding_pipe(void **state)
 	leftover = (pid_t)atoi(res.out);
 	assert_true(leftover > 1);
 	assert_true(wait_pid_dead(leftover));
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 }
 
 static void test_spawn_errors(void **state)
 {
-	char tmpl[] = "/tmp/test-kvp-hook-XXXXXX";
+	char tmpl[] = "/tmp/test-hook-XXXXXX";
 	char noexec[128];
 	const char *missing[] = { "/nonexistent/hv_get_dns_info", "eth0", NULL };
 	const char *relative[] = { "echo", "x", NULL };
@@ -262,18 +262,18 @@ static void test_spawn_errors(void **state)
 	const char *bad_env[] = { "NOEQUALS", NULL };
 	const char *noexec_argv[] = { noexec, NULL };
 	const char *noshebang_argv[] = { noexec, NULL };
-	KvpHookResult res;
+	HookResult res;
 	int fd;
 
 	memset(&res, 0x5a, sizeof(res));
-	assert_int_equal(kvp_hook_run(missing, NULL, SEC, &res), -ENOENT);
+	assert_int_equal(hook_run(missing, NULL, SEC, &res), -ENOENT);
 	assert_int_equal(res.exit_status, 0x5a5a5a5a); /* untouched */
-	assert_int_equal(kvp_hook_run(relative, NULL, SEC, &res), -EINVAL);
-	assert_int_equal(kvp_hook_run(empty, NULL, SEC, &res), -EINVAL);
-	assert_int_equal(kvp_hook_run(NULL, NULL, SEC, &res), -EINVAL);
-	assert_int_equal(kvp_hook_run(ok, NULL, 0, &res), -EINVAL);
-	assert_int_equal(kvp_hook_run(ok, bad_env, SEC, &res), -EINVAL);
-	assert_int_equal(kvp_hook_run(ok, NULL, SEC, NULL), -EINVAL);
+	assert_int_equal(hook_run(relative, NULL, SEC, &res), -EINVAL);
+	assert_int_equal(hook_run(empty, NULL, SEC, &res), -EINVAL);
+	assert_int_equal(hook_run(NULL, NULL, SEC, &res), -EINVAL);
+	assert_int_equal(hook_run(ok, NULL, 0, &res), -EINVAL);
+	assert_int_equal(hook_run(ok, bad_env, SEC, &res), -EINVAL);
+	assert_int_equal(hook_run(ok, NULL, SEC, NULL), -EINVAL);
 
 	assert_non_null(mkdtemp(tmpl));
 	snprintf(noexec, sizeof(noexec), "%s/script", tmpl);
@@ -282,26 +282,26 @@ static void test_spawn_errors(void **state)
 	/* No "#!": a shell would run it; posix_spawn must not. */
 	assert_int_equal(write(fd, "touch /tmp/should-not-run\n", 26), 26);
 	close(fd);
-	assert_int_equal(kvp_hook_run(noexec_argv, NULL, SEC, &res), -EACCES);
+	assert_int_equal(hook_run(noexec_argv, NULL, SEC, &res), -EACCES);
 	assert_int_equal(chmod(noexec, 0755), 0);
-	assert_int_equal(kvp_hook_run(noshebang_argv, NULL, SEC, &res), -ENOEXEC);
+	assert_int_equal(hook_run(noshebang_argv, NULL, SEC, &res), -ENOEXEC);
 	unlink(noexec);
 	rmdir(tmpl);
 }
 
 static void test_too_many_env(void **state)
 {
-	const char *env[KVP_HOOK_EXTRA_ENV_MAX + 2];
+	const char *env[HOOK_EXTRA_ENV_MAX + 2];
 	const char *ok[] = { "/bin/true", NULL };
-	KvpHookResult res;
+	HookResult res;
 
-	for (unsigned i = 0; i < KVP_HOOK_EXTRA_ENV_MAX + 1; i++)
+	for (unsigned i = 0; i < HOOK_EXTRA_ENV_MAX + 1; i++)
 		env[i] = "A=b";
-	env[KVP_HOOK_EXTRA_ENV_MAX + 1] = NULL;
-	assert_int_equal(kvp_hook_run(ok, env, SEC, &res), -EINVAL);
-	env[KVP_HOOK_EXTRA_ENV_MAX] = NULL;
-	assert_int_equal(kvp_hook_run(ok, env, SEC, &res), 0);
-	kvp_hook_result_done(&res);
+	env[HOOK_EXTRA_ENV_MAX + 1] = NULL;
+	assert_int_equal(hook_run(ok, env, SEC, &res), -EINVAL);
+	env[HOOK_EXTRA_ENV_MAX] = NULL;
+	assert_int_equal(hook_run(ok, env, SEC, &res), 0);
+	hook_result_done(&res);
 }
 
 static void test_environment_sanitized(void **state)
@@ -309,7 +309,7 @@ static void test_environment_sanitized(void **state)
 	const char *argv[] = { "/usr/bin/env", NULL };
 	const char *extra[] = { "HV_IFNAME=eth0", "EMPTY=", NULL };
 	const char *override[] = { "PATH=/opt/bin", NULL };
-	KvpHookResult res;
+	HookResult res;
 
 	setenv("HVGUEST_TEST_SECRET", "leak", 1);
 	setenv("LD_PRELOAD", "", 1);
@@ -318,11 +318,11 @@ static void test_environment_sanitized(void **state)
 				     "LANG=C.UTF-8\n"
 				     "HV_IFNAME=eth0\n"
 				     "EMPTY=\n");
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 
 	run_ok(argv, override, &res);
 	assert_string_equal(res.out, "LANG=C.UTF-8\nPATH=/opt/bin\n");
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 	unsetenv("HVGUEST_TEST_SECRET");
 	unsetenv("LD_PRELOAD");
 }
@@ -331,23 +331,23 @@ static void test_stdin_and_cwd(void **state)
 {
 	const char *cat[] = { "/bin/cat", NULL };
 	const char *pwd[] = { "/bin/sh", "-c", "pwd; readlink /proc/self/fd/0", NULL };
-	KvpHookResult res;
-	char tmpl[] = "/tmp/test-kvp-hook-cwd-XXXXXX";
+	HookResult res;
+	char tmpl[] = "/tmp/test-hook-cwd-XXXXXX";
 	char old[4096];
 
 	/* cat reading our stdin would hang until the deadline; /dev/null ends it at once. */
-	assert_int_equal(kvp_hook_run(cat, NULL, 2 * SEC, &res), 0);
+	assert_int_equal(hook_run(cat, NULL, 2 * SEC, &res), 0);
 	assert_false(res.timed_out);
-	assert_true(kvp_hook_result_success(&res));
+	assert_true(hook_result_success(&res));
 	assert_string_equal(res.out, "");
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 
 	assert_non_null(getcwd(old, sizeof(old)));
 	assert_non_null(mkdtemp(tmpl));
 	assert_int_equal(chdir(tmpl), 0);
 	run_ok(pwd, NULL, &res);
 	assert_string_equal(res.out, "/\n/dev/null\n");
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 	assert_int_equal(chdir(old), 0);
 	rmdir(tmpl);
 }
@@ -355,7 +355,7 @@ static void test_stdin_and_cwd(void **state)
 static void test_fds_not_leaked_into_child(void **state)
 {
 	const char *argv[] = { "/bin/ls", "-l", "/proc/self/fd", NULL };
-	KvpHookResult res;
+	HookResult res;
 	char *line, *save = NULL;
 	unsigned seen = 0;
 	int leaky, leaky_high;
@@ -367,7 +367,7 @@ static void test_fds_not_leaked_into_child(void **state)
 	assert_int_equal(leaky_high, 77);
 
 	run_ok(argv, NULL, &res);
-	assert_true(kvp_hook_result_success(&res));
+	assert_true(hook_result_success(&res));
 	for (line = strtok_r(res.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *arrow = strstr(line, " -> ");
 		char *num;
@@ -397,7 +397,7 @@ static void test_fds_not_leaked_into_child(void **state)
 		seen++;
 	}
 	assert_true(seen >= 3);
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 	close(leaky);
 	close(leaky_high);
 }
@@ -407,17 +407,17 @@ static void test_no_fd_leak_in_parent(void **state)
 	const char *ok[] = { "/bin/echo", "x", NULL };
 	const char *slow[] = { "/bin/sh", "-c", "sleep 5", NULL };
 	const char *missing[] = { "/nonexistent", NULL };
-	KvpHookResult res;
+	HookResult res;
 	unsigned before = count_open_fds();
 
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(kvp_hook_run(ok, NULL, SEC, &res), 0);
-		kvp_hook_result_done(&res);
-		assert_int_equal(kvp_hook_run(missing, NULL, SEC, &res), -ENOENT);
+		assert_int_equal(hook_run(ok, NULL, SEC, &res), 0);
+		hook_result_done(&res);
+		assert_int_equal(hook_run(missing, NULL, SEC, &res), -ENOENT);
 	}
-	assert_int_equal(kvp_hook_run(slow, NULL, 50 * MSEC, &res), 0);
+	assert_int_equal(hook_run(slow, NULL, 50 * MSEC, &res), 0);
 	assert_true(res.timed_out);
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 	assert_int_equal(count_open_fds(), before);
 }
 
@@ -435,7 +435,7 @@ static void test_signal_state_reset(void **state)
 	const char *argv[] = { "/bin/cat", "/proc/self/status", NULL };
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe, old_usr2;
 	sigset_t block, old_mask;
-	KvpHookResult res;
+	HookResult res;
 
 	/* What a daemon's worker thread typically looks like. */
 	sigemptyset(&block);
@@ -455,7 +455,7 @@ static void test_signal_state_reset(void **state)
 	 * cannot name them.
 	 */
 	assert_int_equal(status_mask(res.out, "SigIgn:") & ~(3ull << 31), 0);
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 
 	/* And ours is as it was. */
 	{
@@ -487,7 +487,7 @@ static int without_pidfd_checks(void)
 	const char *echo[] = { "/bin/echo", "fallback", NULL };
 	const char *code[] = { "/bin/sh", "-c", "sleep 0.05; exit 9", NULL };
 	const char *slow[] = { "/bin/sh", "-c", "sleep 30 & echo $!; wait", NULL };
-	KvpHookResult res;
+	HookResult res;
 	uint64_t t0;
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
@@ -496,26 +496,26 @@ static int without_pidfd_checks(void)
 	if (syscall(SYS_pidfd_open, getpid(), 0) >= 0 || errno != ENOSYS)
 		return 77;
 
-	if (kvp_hook_run(echo, NULL, 5 * SEC, &res) < 0)
+	if (hook_run(echo, NULL, 5 * SEC, &res) < 0)
 		return 1;
-	if (!kvp_hook_result_success(&res) || strcmp(res.out, "fallback\n") != 0)
+	if (!hook_result_success(&res) || strcmp(res.out, "fallback\n") != 0)
 		return 2;
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 
-	if (kvp_hook_run(code, NULL, 5 * SEC, &res) < 0)
+	if (hook_run(code, NULL, 5 * SEC, &res) < 0)
 		return 3;
 	if (!res.exited || res.exit_status != 9 || res.timed_out)
 		return 4;
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 
 	t0 = mono_usec();
-	if (kvp_hook_run(slow, NULL, 200 * MSEC, &res) < 0)
+	if (hook_run(slow, NULL, 200 * MSEC, &res) < 0)
 		return 5;
 	if (!res.timed_out || res.term_signal != SIGKILL || mono_usec() - t0 > 2 * SEC)
 		return 6;
 	if (!wait_pid_dead((pid_t)atoi(res.out)))
 		return 7;
-	kvp_hook_result_done(&res);
+	hook_result_done(&res);
 	return 0;
 }
 
@@ -544,15 +544,15 @@ static void *thread_run(void *p)
 	ThreadJob *j = p;
 	char cmd[64], want[32];
 	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	KvpHookResult res;
+	HookResult res;
 
 	snprintf(cmd, sizeof(cmd), "sleep 0.1; echo job%d; exit %d", j->code, j->code);
 	snprintf(want, sizeof(want), "job%d\n", j->code);
 	for (int i = 0; i < 5; i++) {
-		if (kvp_hook_run(argv, NULL, 5 * SEC, &res) < 0)
+		if (hook_run(argv, NULL, 5 * SEC, &res) < 0)
 			return NULL;
 		j->ok = res.exited && res.exit_status == j->code && strcmp(res.out, want) == 0;
-		kvp_hook_result_done(&res);
+		hook_result_done(&res);
 		if (!j->ok)
 			return NULL;
 	}
@@ -598,5 +598,5 @@ int main(void)
 		cmocka_unit_test(test_without_pidfd),
 	};
 
-	return cmocka_run_group_tests_name("kvp-hook", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("hook", tests, NULL, NULL);
 }

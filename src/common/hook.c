@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kvp/kvp-hook.h"
+#include "common/hook.h"
 
 #define HOOK_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 #define HOOK_LANG "LANG=C.UTF-8"
@@ -164,13 +164,13 @@ static bool env_overrides(const char *const extra_env[], const char *name_eq)
 	return false;
 }
 
-/* envp must have room for 2 + KVP_HOOK_EXTRA_ENV_MAX + 1 pointers. */
+/* envp must have room for 2 + HOOK_EXTRA_ENV_MAX + 1 pointers. */
 static int build_env(const char *const extra_env[], const char **envp)
 {
 	size_t n = 0, i;
 
 	for (i = 0; extra_env && extra_env[i]; i++) {
-		if (i >= KVP_HOOK_EXTRA_ENV_MAX)
+		if (i >= HOOK_EXTRA_ENV_MAX)
 			return -EINVAL;
 		if (extra_env[i][0] == '=' || !strchr(extra_env[i], '='))
 			return -EINVAL;
@@ -263,7 +263,7 @@ static bool child_ended(pid_t pid)
 	return si.si_pid == pid;
 }
 
-static void reap(pid_t pid, KvpHookResult *res)
+static void reap(pid_t pid, HookResult *res)
 {
 	int status;
 
@@ -333,7 +333,7 @@ static int wait_child(pid_t pid, int pidfd, Sink *sinks, uint64_t deadline, bool
 	return 0;
 }
 
-void kvp_hook_result_done(KvpHookResult *r)
+void hook_result_done(HookResult *r)
 {
 	if (!r)
 		return;
@@ -354,17 +354,17 @@ static int sink_take(Sink *s, char **ret, size_t *ret_size)
 	return 0;
 }
 
-int kvp_hook_run(const char *const argv[], const char *const extra_env[], uint64_t timeout_usec,
-		 KvpHookResult *ret)
+int hook_run(const char *const argv[], const char *const extra_env[], uint64_t timeout_usec,
+	     HookResult *ret)
 {
-	const char *envp[2 + KVP_HOOK_EXTRA_ENV_MAX + 1];
+	const char *envp[2 + HOOK_EXTRA_ENV_MAX + 1];
 	int out_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF };
 	Sink sinks[2] = {
-		{ .fd = -EBADF, .max = KVP_HOOK_STDOUT_MAX },
-		{ .fd = -EBADF, .max = KVP_HOOK_STDERR_MAX },
+		{ .fd = -EBADF, .max = HOOK_STDOUT_MAX },
+		{ .fd = -EBADF, .max = HOOK_STDERR_MAX },
 	};
 	_cleanup_close_ int pidfd = -EBADF;
-	KvpHookResult res = { 0 };
+	HookResult res = { 0 };
 	uint64_t deadline;
 	bool ended = false;
 	pid_t pid;
@@ -425,7 +425,7 @@ int kvp_hook_run(const char *const argv[], const char *const extra_env[], uint64
 	sink_done(&sinks[0]);
 	sink_done(&sinks[1]);
 	if (r < 0) {
-		kvp_hook_result_done(&res);
+		hook_result_done(&res);
 		return r;
 	}
 	*ret = res;
