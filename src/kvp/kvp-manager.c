@@ -28,7 +28,7 @@
 #include "kvp/kvp-nicinfo.h"
 #include "kvp/kvp-persist.h"
 #include "kvp/kvp-store.h"
-#include "kvp/kvp-worker.h"
+#include "common/worker.h"
 
 /* The kernel answers registration at once; a second is generous even on a loaded guest. */
 #define REGISTER_TIMEOUT_USEC (5 * USEC_PER_SEC)
@@ -54,7 +54,7 @@ struct Manager {
 	KvpAuto *autopool;
 	KvpFqdn *fqdn;
 	KvpPersist *persist;
-	KvpWorker *worker;  /* GET_IP_INFO / SET_IP_INFO run here, off the event loop */
+	Worker *worker;	    /* GET_IP_INFO / SET_IP_INFO run here, off the event loop */
 	KvpNetSrc *netsrc;  /* DNS servers and DHCP state per link */
 	KvpIpSet *ipset;    /* host-injected IP configuration */
 	bool persist_stuck; /* the writer did not stop in time: leave store and thread alone */
@@ -218,8 +218,8 @@ static int start_ip_request(Manager *m, const KvpRequest *req, size_t len)
 	if (r < 0)
 		return r;
 	m->ip_ifname[0] = 0;
-	r = kvp_worker_submit(m->worker,
-			      req->op == KVP_OP_GET_IP_INFO ? job_get_ip_info : job_set_ip_info, m);
+	r = worker_submit(m->worker,
+			  req->op == KVP_OP_GET_IP_INFO ? job_get_ip_info : job_set_ip_info, m);
 	if (r < 0)
 		return r;
 	/* Nothing else can arrive before we answer; stop polling until then. */
@@ -372,7 +372,7 @@ static int on_worker_done(Event *e, void *userdata)
 	uint32_t status;
 	int r;
 
-	if (!kvp_worker_collect(m->worker, &r))
+	if (!worker_collect(m->worker, &r))
 		return 0;
 	status = hv_status_from_errno(r);
 	if (r >= 0 && req->op == KVP_OP_GET_IP_INFO)
@@ -523,7 +523,7 @@ static int manager_setup_ip(Manager *m)
 	if (r < 0)
 		return log_error_errno(r, "Could not set up IP injection: %m");
 
-	r = kvp_worker_new(m->event, &m->worker);
+	r = worker_new(m->event, &m->worker);
 	if (r < 0)
 		return log_error_errno(r, "Could not start the worker thread: %m");
 	r = event_set_wakeup_handler(m->event, on_worker_done, m);
@@ -674,7 +674,7 @@ Manager *manager_free(Manager *m)
 		}
 	}
 	/* The worker first: a job in progress uses the channel's request buffers. */
-	kvp_worker_free(m->worker);
+	worker_free(m->worker);
 	kvp_netsrc_free(m->netsrc);
 	kvp_ipset_free(m->ipset);
 	channel_free(m->channel);

@@ -3,7 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "kvp/kvp-worker.h"
+#include "common/worker.h"
 
 typedef enum JobState {
 	JOB_IDLE,   /* nothing to do */
@@ -12,21 +12,21 @@ typedef enum JobState {
 	JOB_DONE, /* result waiting for collect */
 } JobState;
 
-struct KvpWorker {
+struct Worker {
 	Event *event;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	JobState state;
 	bool stopping;
-	kvp_job_fn fn;
+	worker_job_fn fn;
 	void *userdata;
 	int result;
 };
 
 static void *worker_thread(void *userdata)
 {
-	KvpWorker *w = userdata;
+	Worker *w = userdata;
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
@@ -50,9 +50,9 @@ static void *worker_thread(void *userdata)
 	return NULL;
 }
 
-int kvp_worker_new(Event *e, KvpWorker **ret)
+int worker_new(Event *e, Worker **ret)
 {
-	KvpWorker *w;
+	Worker *w;
 	int r;
 
 	w = calloc(1, sizeof(*w));
@@ -68,12 +68,12 @@ int kvp_worker_new(Event *e, KvpWorker **ret)
 		free(w);
 		return -r;
 	}
-	(void)pthread_setname_np(w->thread, "kvp-worker");
+	(void)pthread_setname_np(w->thread, "hv-worker");
 	*ret = w;
 	return 0;
 }
 
-int kvp_worker_submit(KvpWorker *w, kvp_job_fn fn, void *userdata)
+int worker_submit(Worker *w, worker_job_fn fn, void *userdata)
 {
 	int r = 0;
 
@@ -90,7 +90,7 @@ int kvp_worker_submit(KvpWorker *w, kvp_job_fn fn, void *userdata)
 	return r;
 }
 
-bool kvp_worker_collect(KvpWorker *w, int *ret_r)
+bool worker_collect(Worker *w, int *ret_r)
 {
 	bool done;
 
@@ -104,7 +104,7 @@ bool kvp_worker_collect(KvpWorker *w, int *ret_r)
 	return done;
 }
 
-bool kvp_worker_busy(KvpWorker *w)
+bool worker_busy(Worker *w)
 {
 	bool busy;
 
@@ -114,7 +114,7 @@ bool kvp_worker_busy(KvpWorker *w)
 	return busy;
 }
 
-KvpWorker *kvp_worker_free(KvpWorker *w)
+Worker *worker_free(Worker *w)
 {
 	if (!w)
 		return NULL;

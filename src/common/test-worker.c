@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "common/event.h"
-#include "kvp/kvp-worker.h"
+#include "common/worker.h"
 
 typedef struct Ctx {
 	Event *e;
-	KvpWorker *w;
+	Worker *w;
 	atomic_int runs;
 	pthread_t job_thread;
 	int collected;
@@ -37,7 +37,7 @@ static int on_wakeup(Event *e, void *userdata)
 	int r;
 
 	c->n_wakeups++;
-	if (kvp_worker_collect(c->w, &r)) {
+	if (worker_collect(c->w, &r)) {
 		c->collected = r;
 		return event_exit(e, 0);
 	}
@@ -50,7 +50,7 @@ static int setup(void **state)
 
 	assert_non_null(c);
 	assert_int_equal(event_new(&c->e), 0);
-	assert_int_equal(kvp_worker_new(c->e, &c->w), 0);
+	assert_int_equal(worker_new(c->e, &c->w), 0);
 	assert_int_equal(event_set_wakeup_handler(c->e, on_wakeup, c), 0);
 	*state = c;
 	return 0;
@@ -60,7 +60,7 @@ static int teardown(void **state)
 {
 	Ctx *c = *state;
 
-	kvp_worker_free(c->w);
+	worker_free(c->w);
 	event_free(c->e);
 	free(c);
 	return 0;
@@ -70,23 +70,23 @@ static void test_job_runs_off_thread_and_wakes_loop(void **state)
 {
 	Ctx *c = *state;
 
-	assert_false(kvp_worker_busy(c->w));
-	assert_int_equal(kvp_worker_submit(c->w, job_slow, c), 0);
-	assert_true(kvp_worker_busy(c->w));
+	assert_false(worker_busy(c->w));
+	assert_int_equal(worker_submit(c->w, job_slow, c), 0);
+	assert_true(worker_busy(c->w));
 	/* One job at a time: the host has one transaction outstanding. */
-	assert_int_equal(kvp_worker_submit(c->w, job_slow, c), -EBUSY);
+	assert_int_equal(worker_submit(c->w, job_slow, c), -EBUSY);
 
 	assert_int_equal(event_loop(c->e), 0);
 	assert_int_equal(c->collected, -ENODEV);
 	assert_int_equal(atomic_load(&c->runs), 1);
 	assert_false(pthread_equal(c->job_thread, pthread_self()));
-	assert_false(kvp_worker_busy(c->w));
+	assert_false(worker_busy(c->w));
 
 	/* Nothing left to collect; the next job is accepted. */
 	int r = 0;
-	assert_false(kvp_worker_collect(c->w, &r));
+	assert_false(worker_collect(c->w, &r));
 	c->collected = 1;
-	assert_int_equal(kvp_worker_submit(c->w, job_slow, c), 0);
+	assert_int_equal(worker_submit(c->w, job_slow, c), 0);
 	for (int i = 0; i < 50 && c->collected == 1; i++)
 		assert_true(event_run(c->e, 100 * USEC_PER_MSEC) >= 0);
 	assert_int_equal(c->collected, -ENODEV);
@@ -97,9 +97,9 @@ static void test_free_waits_for_running_job(void **state)
 {
 	Ctx *c = *state;
 
-	assert_int_equal(kvp_worker_submit(c->w, job_slow, c), 0);
+	assert_int_equal(worker_submit(c->w, job_slow, c), 0);
 	usleep(10000);
-	c->w = kvp_worker_free(c->w);
+	c->w = worker_free(c->w);
 	assert_int_equal(atomic_load(&c->runs), 1);
 }
 
