@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,36 @@ int loop_write(int fd, const void *buf, size_t len)
 			return -EIO; /* no progress: avoid spinning forever */
 		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int loop_writev(int fd, struct iovec *iov, size_t n)
+{
+	if (n > IOV_MAX)
+		return -EINVAL;
+	while (n > 0) {
+		ssize_t k = writev(fd, iov, (int)n);
+		size_t done;
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		done = (size_t)k;
+		/* Skip what was written, including empty entries, so a finished write ends. */
+		while (n > 0 && done >= iov->iov_len) {
+			done -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n == 0)
+			break;
+		if (k == 0)
+			return -EIO; /* no progress on a non-empty entry: avoid spinning forever */
+		iov->iov_base = (char *)iov->iov_base + done;
+		iov->iov_len -= done;
 	}
 	return 0;
 }
@@ -172,13 +203,15 @@ static int fsync_dir(int dirfd)
 	return 0;
 }
 
-int write_file_atomic_at(int dirfd, const char *name, const char *tmp_prefix, const void *data,
-			 size_t len, mode_t mode)
+int write_file_atomic_at_cb(int dirfd, const char *name, const char *tmp_prefix, mode_t mode,
+			    file_write_fn write_content, void *userdata)
 {
 	_cleanup_close_ int fd = -EBADF;
 	char tmp[NAME_MAX + 1];
 	int r;
 
+	if (!write_content)
+		return -EINVAL;
 	if (!name || !*name || strchr(name, '/'))
 		return -EINVAL;
 	if (!tmp_prefix || !*tmp_prefix || strchr(tmp_prefix, '/'))
@@ -188,7 +221,7 @@ int write_file_atomic_at(int dirfd, const char *name, const char *tmp_prefix, co
 	if (fd < 0)
 		return fd;
 
-	r = loop_write(fd, data, len);
+	r = write_content(fd, userdata);
 	/* fchmod: the umask applied to openat's mode must not decide the final permissions. */
 	if (r >= 0 && fchmod(fd, mode & 07777) < 0)
 		r = negative_errno();
@@ -203,6 +236,25 @@ int write_file_atomic_at(int dirfd, const char *name, const char *tmp_prefix, co
 
 	/* The rename is durable only once the directory is; the data itself is safe already. */
 	return fsync_dir(dirfd);
+}
+
+typedef struct Buffer {
+	const void *data;
+	size_t len;
+} Buffer;
+
+static int write_buffer(int fd, void *userdata)
+{
+	const Buffer *b = userdata;
+
+	return loop_write(fd, b->data, b->len);
+}
+
+int write_file_atomic_at(int dirfd, const char *name, const char *tmp_prefix, const void *data,
+			 size_t len, mode_t mode)
+{
+	return write_file_atomic_at_cb(dirfd, name, tmp_prefix, mode, write_buffer,
+				       &(Buffer){ .data = data, .len = len });
 }
 
 int mkdir_p(const char *path, mode_t mode)

@@ -10,8 +10,15 @@
 
 #include "common/macro.h"
 
+struct iovec;
+
 /* Writes all of buf (retrying short writes and EINTR). */
 int loop_write(int fd, const void *buf, size_t len);
+/*
+ * Writes all of iov[0..n) with writev(), retrying short writes and EINTR; at most IOV_MAX
+ * (1024) entries per call (-EINVAL beyond). The entries are consumed: iov is changed.
+ */
+int loop_writev(int fd, struct iovec *iov, size_t n);
 /* Reads up to len bytes, stopping early only at EOF. Returns bytes read or negative errno. */
 ssize_t loop_read(int fd, void *buf, size_t len);
 
@@ -31,6 +38,21 @@ int read_full_file_at(int dirfd, const char *path, size_t max, char **ret, size_
  */
 int write_file_atomic_at(int dirfd, const char *name, const char *tmp_prefix, const void *data,
 			 size_t len, mode_t mode);
+
+/*
+ * Writes the content of a file being replaced to fd (the temporary file, empty, at offset 0)
+ * and returns >= 0, or a negative errno to abandon the replacement.
+ */
+typedef int (*file_write_fn)(int fd, void *userdata);
+
+/*
+ * write_file_atomic_at() for content produced piecewise, so that a large file never has to
+ * exist in memory as a whole: write_content(fd, userdata) is called once and writes
+ * everything. Same temporary file, mode, fsync and rename rules; if write_content fails,
+ * its error is returned, the temporary file is removed and name is untouched.
+ */
+int write_file_atomic_at_cb(int dirfd, const char *name, const char *tmp_prefix, mode_t mode,
+			    file_write_fn write_content, void *userdata);
 
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);

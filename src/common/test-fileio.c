@@ -10,8 +10,11 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -159,6 +162,147 @@ static void test_failure_removes_temp(void **state)
 	assert_int_equal(write_file_atomic_at(f->dirfd, "a", "x/", "x", 1, 0600), -EINVAL);
 }
 
+/* Writes "chunk-0;chunk-1;...;" in n_chunks separate writes, failing at fail_at if set. */
+typedef struct ChunkWriter {
+	unsigned n_chunks;
+	unsigned calls;
+	int fail_at; /* chunk index whose write fails with -ENOSPC, or -1 */
+} ChunkWriter;
+
+static int write_chunks(int fd, void *userdata)
+{
+	ChunkWriter *w = userdata;
+	char buf[32];
+
+	w->calls++;
+	/* A fresh, empty temporary file at offset 0. */
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_END), 0);
+	for (unsigned i = 0; i < w->n_chunks; i++) {
+		int n = snprintf(buf, sizeof(buf), "chunk-%u;", i);
+		int r;
+
+		if ((int)i == w->fail_at)
+			return -ENOSPC;
+		r = loop_write(fd, buf, (size_t)n);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void test_atomic_write_cb(void **state)
+{
+	Fixture *f = *state;
+	ChunkWriter w = { .n_chunks = 3, .fail_at = -1 };
+	mode_t old = umask(0077);
+	struct stat st;
+
+	assert_int_equal(
+		write_file_atomic_at_cb(f->dirfd, "pool", TMP_PREFIX, 0644, write_chunks, &w), 0);
+	umask(old);
+	assert_int_equal(w.calls, 1);
+	assert_content(f->dirfd, "pool", "chunk-0;chunk-1;chunk-2;");
+	assert_int_equal(fstatat(f->dirfd, "pool", &st, 0), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+
+	/* A failing writer: its error, the old content intact, no temporary file left. */
+	w = (ChunkWriter){ .n_chunks = 5, .fail_at = 4 };
+	assert_int_equal(
+		write_file_atomic_at_cb(f->dirfd, "pool", TMP_PREFIX, 0644, write_chunks, &w),
+		-ENOSPC);
+	assert_int_equal(w.calls, 1);
+	assert_content(f->dirfd, "pool", "chunk-0;chunk-1;chunk-2;");
+	assert_int_equal(count_prefixed(f->dir, TMP_PREFIX), 0);
+
+	/* Nothing written is an empty file. */
+	w = (ChunkWriter){ .n_chunks = 0, .fail_at = -1 };
+	assert_int_equal(
+		write_file_atomic_at_cb(f->dirfd, "pool", TMP_PREFIX, 0600, write_chunks, &w), 0);
+	assert_content(f->dirfd, "pool", "");
+	assert_int_equal(count_prefixed(f->dir, TMP_PREFIX), 0);
+
+	assert_int_equal(
+		write_file_atomic_at_cb(f->dirfd, "a/b", TMP_PREFIX, 0600, write_chunks, &w),
+		-EINVAL);
+	assert_int_equal(write_file_atomic_at_cb(f->dirfd, "pool", TMP_PREFIX, 0600, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(count_prefixed(f->dir, TMP_PREFIX), 0);
+}
+
+static void test_loop_writev(void **state)
+{
+	Fixture *f = *state;
+	static const char zeros[64];
+	char big[5000], *buf = NULL, expected[5000 + 64 + 16];
+	struct iovec iov[6];
+	size_t size;
+	int fd;
+
+	memset(big, 'b', sizeof(big));
+	fd = openat(f->dirfd, "v", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	/* Empty entries anywhere, including last, are fine. */
+	iov[0] = (struct iovec){ .iov_base = (void *)"key", .iov_len = 3 };
+	iov[1] = (struct iovec){ .iov_base = (void *)zeros, .iov_len = 0 };
+	iov[2] = (struct iovec){ .iov_base = (void *)zeros, .iov_len = sizeof(zeros) };
+	iov[3] = (struct iovec){ .iov_base = big, .iov_len = sizeof(big) };
+	iov[4] = (struct iovec){ .iov_base = (void *)"value-end", .iov_len = 9 };
+	iov[5] = (struct iovec){ .iov_base = NULL, .iov_len = 0 };
+	assert_int_equal(loop_writev(fd, iov, ELEMENTSOF(iov)), 0);
+	assert_int_equal(loop_writev(fd, iov, 0), 0);
+	close(fd);
+
+	memcpy(expected, "key", 3);
+	memset(expected + 3, 0, sizeof(zeros));
+	memcpy(expected + 3 + sizeof(zeros), big, sizeof(big));
+	memcpy(expected + 3 + sizeof(zeros) + sizeof(big), "value-end", 9);
+	assert_int_equal(read_full_file_at(f->dirfd, "v", 1 << 20, &buf, &size), 0);
+	assert_int_equal(size, 3 + sizeof(zeros) + sizeof(big) + 9);
+	assert_memory_equal(buf, expected, size);
+	free(buf);
+
+	assert_int_equal(loop_writev(-1, iov, 1), -EBADF);
+}
+
+/*
+ * A short write (RLIMIT_FSIZE cuts the writev at the limit) is continued from the right
+ * place, and the error of the continuation is returned instead of spinning.
+ */
+static void test_loop_writev_short(void **state)
+{
+	Fixture *f = *state;
+	struct rlimit old, lim = { .rlim_cur = 4096 + 100 };
+	char a[4096], b[4096], *buf = NULL;
+	struct iovec iov[2] = { { .iov_base = a, .iov_len = sizeof(a) },
+				{ .iov_base = b, .iov_len = sizeof(b) } };
+	void (*old_handler)(int);
+	size_t size;
+	int fd;
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	fd = openat(f->dirfd, "short", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	old_handler = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(loop_writev(fd, iov, ELEMENTSOF(iov)), -EFBIG);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, old_handler);
+	close(fd);
+
+	/* The first write stopped 100 bytes into b: the iov was advanced exactly that far. */
+	assert_ptr_equal(iov[1].iov_base, b + 100);
+	assert_int_equal(iov[1].iov_len, sizeof(b) - 100);
+	assert_int_equal(read_full_file_at(f->dirfd, "short", 1 << 20, &buf, &size), 0);
+	assert_int_equal(size, 4096 + 100);
+	assert_memory_equal(buf, a, sizeof(a));
+	assert_memory_equal(buf + sizeof(a), b, 100);
+	free(buf);
+}
+
 static void test_read_full_file(void **state)
 {
 	Fixture *f = *state;
@@ -246,6 +390,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mode_ignores_umask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_temp_prefix_used, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_removes_temp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_write_cb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_writev, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_writev_short, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_full_file, setup, teardown),
 		cmocka_unit_test(test_read_full_pipe),
 		cmocka_unit_test(test_loop_read_write),

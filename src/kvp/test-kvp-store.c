@@ -475,6 +475,141 @@ static void test_duplicates_in_file(void **state)
 	assert_pool(c->s, KVP_POOL_EXTERNAL, "X=x;Y=y;");
 }
 
+/*
+ * Position 0 snapshots an owned pool too: SETs and DELETEs during the host's enumeration,
+ * and a flush, change the pool but not the enumeration in progress.
+ */
+static void test_enumeration_snapshot_owned_pool(void **state)
+{
+	Ctx *c = *state;
+	const char *k, *v;
+
+	open_store(c, 0644, 0644, 50000);
+	assert_int_equal(kvp_store_set(c->s, KVP_POOL_EXTERNAL, "a", "1"), 0);
+	assert_int_equal(kvp_store_set(c->s, KVP_POOL_EXTERNAL, "b", "2"), 0);
+	assert_int_equal(kvp_store_set(c->s, KVP_POOL_EXTERNAL, "c", "3"), 0);
+	assert_int_equal(kvp_store_enumerate(c->s, KVP_POOL_EXTERNAL, 0, &k, &v), 0);
+	assert_string_equal(k, "a");
+	assert_string_equal(v, "1");
+
+	assert_int_equal(kvp_store_set(c->s, KVP_POOL_EXTERNAL, "b", "a longer value 22"), 0);
+	assert_int_equal(kvp_store_delete(c->s, KVP_POOL_EXTERNAL, "c"), 0);
+	assert_int_equal(kvp_store_set(c->s, KVP_POOL_EXTERNAL, "d", "4"), 0);
+	assert_int_equal(kvp_store_set(c->s, KVP_POOL_EXTERNAL, "a", "0"), 0);
+	assert_int_equal(kvp_store_get(c->s, KVP_POOL_EXTERNAL, "b", &v), 0);
+	assert_string_equal(v, "a longer value 22");
+	assert_int_equal(kvp_store_get(c->s, KVP_POOL_EXTERNAL, "c", &v), -ENOENT);
+	assert_int_equal(kvp_store_flush(c->s), 0);
+
+	assert_int_equal(kvp_store_enumerate(c->s, KVP_POOL_EXTERNAL, 1, &k, &v), 0);
+	assert_string_equal(k, "b");
+	assert_string_equal(v, "2");
+	assert_int_equal(kvp_store_enumerate(c->s, KVP_POOL_EXTERNAL, 2, &k, &v), 0);
+	assert_string_equal(k, "c");
+	assert_string_equal(v, "3");
+	assert_int_equal(kvp_store_enumerate(c->s, KVP_POOL_EXTERNAL, 3, &k, &v), -ENOENT);
+
+	/* The next enumeration, the file and a new store all see the changes. */
+	assert_pool(c->s, KVP_POOL_EXTERNAL, "a=0;b=a longer value 22;d=4;");
+	open_store(c, 0644, 0644, 50000);
+	assert_pool(c->s, KVP_POOL_EXTERNAL, "a=0;b=a longer value 22;d=4;");
+}
+
+/* xorshift32: a reproducible sequence of operations. */
+static uint32_t next_random(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/*
+ * Values growing, shrinking and vanishing, with snapshots held now and then so that some
+ * changes happen in place and some on a copy: after every operation the store agrees with
+ * a plain model, and so does the flushed file, byte for byte.
+ */
+static void test_values_grow_and_shrink(void **state)
+{
+	enum { KEYS = 40, OPS = 4000 };
+	Ctx *c = *state;
+	char model[KEYS][KVP_VALUE_SIZE], key[16], value[KVP_VALUE_SIZE];
+	bool present[KEYS] = { false };
+	unsigned order[KEYS], n_order = 0;
+	uint32_t x = 12345;
+	uint8_t *data, *expected;
+	const char *k, *v;
+	size_t size;
+
+	open_store(c, 0644, 0644, 50000);
+	for (unsigned op = 0; op < OPS; op++) {
+		unsigned j = next_random(&x) % KEYS, what = next_random(&x) % 10;
+
+		snprintf(key, sizeof(key), "key-%u", j);
+		if (what == 0) {
+			assert_int_equal(kvp_store_delete(c->s, KVP_POOL_AUTO_EXTERNAL, key),
+					 present[j] ? 0 : -ENOENT);
+			if (present[j]) {
+				unsigned o = 0;
+
+				while (order[o] != j)
+					o++;
+				memmove(&order[o], &order[o + 1],
+					(n_order - o - 1) * sizeof(*order));
+				n_order--;
+			}
+			present[j] = false;
+		} else if (what == 1) {
+			/* A snapshot taken and left: the next changes go to a copy. */
+			(void)kvp_store_enumerate(c->s, KVP_POOL_AUTO_EXTERNAL, 0, &k, &v);
+		} else {
+			size_t len = (what == 2 ? KVP_VALUE_SIZE - 1 : next_random(&x) % 300);
+
+			for (size_t i = 0; i < len; i++)
+				value[i] = (char)('a' + (op + i) % 26);
+			value[len] = '\0';
+			assert_int_equal(kvp_store_set(c->s, KVP_POOL_AUTO_EXTERNAL, key, value),
+					 0);
+			if (!present[j])
+				order[n_order++] = j;
+			present[j] = true;
+			memcpy(model[j], value, len + 1);
+		}
+		j = next_random(&x) % KEYS;
+		snprintf(key, sizeof(key), "key-%u", j);
+		if (present[j]) {
+			assert_int_equal(kvp_store_get(c->s, KVP_POOL_AUTO_EXTERNAL, key, &v), 0);
+			assert_string_equal(v, model[j]);
+		} else {
+			assert_int_equal(kvp_store_get(c->s, KVP_POOL_AUTO_EXTERNAL, key, &v),
+					 -ENOENT);
+		}
+		if (op % 500 == 499)
+			assert_int_equal(kvp_store_flush(c->s), 0);
+	}
+	assert_int_equal(kvp_store_count(c->s, KVP_POOL_AUTO_EXTERNAL), n_order);
+	for (unsigned o = 0; o < n_order; o++) {
+		snprintf(key, sizeof(key), "key-%u", order[o]);
+		assert_int_equal(kvp_store_enumerate(c->s, KVP_POOL_AUTO_EXTERNAL, o, &k, &v), 0);
+		assert_string_equal(k, key);
+		assert_string_equal(v, model[order[o]]);
+	}
+
+	/* The file: the records in host order, each zero padded. */
+	assert_int_equal(kvp_store_flush(c->s), 0);
+	expected = calloc(n_order + 1, KVP_RECORD_SIZE);
+	assert_non_null(expected);
+	for (unsigned o = 0; o < n_order; o++) {
+		snprintf(key, sizeof(key), "key-%u", order[o]);
+		make_record(expected + o * KVP_RECORD_SIZE, key, model[order[o]]);
+	}
+	data = read_file(c, ".kvp_pool_3", &size);
+	assert_int_equal(size, n_order * KVP_RECORD_SIZE);
+	assert_memory_equal(data, expected, size);
+	free(data);
+	free(expected);
+}
+
 static void test_readonly_pools(void **state)
 {
 	Ctx *c = *state;
@@ -704,6 +839,89 @@ static void test_flush_concurrent_with_sets(void **state)
 	free(data);
 	assert_only_pool_files(c);
 	print_message("%u pool replacements during %u sets\n", writes, a.done);
+}
+
+typedef struct FlushArgs {
+	KvpStore *s;
+	atomic_bool done;
+	int r;
+	uint64_t usec; /* how long kvp_store_flush() took */
+} FlushArgs;
+
+static void *flush_thread(void *arg)
+{
+	FlushArgs *a = arg;
+	uint64_t t0 = now_usec();
+
+	a->r = kvp_store_flush(a->s);
+	a->usec = now_usec() - t0;
+	atomic_store(&a->done, true);
+	return NULL;
+}
+
+/*
+ * The writer thread waits 500 ms for a reader's lock on pool 0 while the manager thread
+ * keeps setting keys of the same pool: no SET waits for the flush (a flush takes the
+ * store's mutex only to take a reference, never across a lock wait or a write). The bound
+ * is generous: it asserts "not blocked", not speed.
+ */
+static void test_flush_waiting_does_not_block_sets(void **state)
+{
+	Ctx *c = *state;
+	FlushArgs a = { 0 };
+	uint64_t worst = 0;
+	unsigned sets = 0;
+	char key[32], value[64];
+	const char *v;
+	pthread_t t;
+	int fd;
+
+	open_store(c, 0644, 0644, 500000);
+	for (unsigned i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "key%u", i);
+		snprintf(value, sizeof(value), "value-%u-generation-0-host-supplied-data", i);
+		assert_int_equal(kvp_store_set(c->s, KVP_POOL_EXTERNAL, key, value), 0);
+	}
+	assert_int_equal(kvp_store_flush(c->s), 0);
+	assert_int_equal(kvp_store_set(c->s, KVP_POOL_EXTERNAL, "key0", "dirty"), 0);
+
+	fd = openat(c->dir_fd, ".kvp_pool_0", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH), 0);
+	a.s = c->s;
+	assert_int_equal(pthread_create(&t, NULL, flush_thread, &a), 0);
+	(void)nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+
+	while (!atomic_load(&a.done)) {
+		uint64_t t0, dt;
+
+		snprintf(key, sizeof(key), "key%u", sets % 1000);
+		snprintf(value, sizeof(value), "value-%u-generation-1-host-supplied-data", sets);
+		t0 = now_usec();
+		assert_int_equal(kvp_store_set(c->s, KVP_POOL_EXTERNAL, key, value), 0);
+		dt = now_usec() - t0;
+		worst = MAX(worst, dt);
+		sets++;
+		(void)nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	print_message("%u sets while a flush waited %.0f ms for a lock, slowest %.2f ms\n", sets,
+		      a.usec / 1000.0, worst / 1000.0);
+	assert_int_equal(a.r, -ETIMEDOUT);
+	assert_true(a.usec >= 450000);
+	assert_true(sets >= 10);
+	assert_true(worst < 50000);
+	assert_true(kvp_store_dirty(c->s));
+
+	/* Nothing was lost: once the reader is gone, the last values reach the file. */
+	close(fd);
+	assert_int_equal(kvp_store_flush(c->s), 0);
+	open_store(c, 0644, 0644, 500000);
+	assert_int_equal(kvp_store_count(c->s, KVP_POOL_EXTERNAL), 1000);
+	snprintf(key, sizeof(key), "key%u", (sets - 1) % 1000);
+	snprintf(value, sizeof(value), "value-%u-generation-1-host-supplied-data", sets - 1);
+	assert_int_equal(kvp_store_get(c->s, KVP_POOL_EXTERNAL, key, &v), 0);
+	assert_string_equal(v, value);
 }
 
 /* --- files other programs wrote or write --- */
@@ -1037,11 +1255,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_get_delete_enumerate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_replaces_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates_in_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enumeration_snapshot_owned_pool, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_values_grow_and_shrink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_pools, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_exact_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_waits_for_foreign_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_concurrent_with_sets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_waiting_does_not_block_sets, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_pool_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool1_append_seen_at_index0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enumeration_not_disturbed, setup, teardown),
