@@ -6,7 +6,8 @@
  *   - one full host ENUMERATE of the guest pool (pool 1) with 1,000 and 5,000 records;
  *   - a mixed GET/SET run on a 1,000-record host pool (pool 0): latency percentiles;
  *   - daemon CPU per request over that run (schedstat of all its threads);
- *   - idle RSS after the run and 1 s of idleness.
+ *   - idle RSS after the run and 1 s of idleness;
+ *   - GET_IP_INFO latency for the simulated NIC hv0 (4 addresses), with every answer checked.
  * Method and meaning of every number: bench/README.md.
  */
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include "common/macro.h"
 #include "hostsim/hostsim.h"
 
+#include "bench-net.h"
 #include "bench-report.h"
 #include "bench-util.h"
 
@@ -36,10 +38,19 @@
 #define UPSTREAM_STATE_DIR "/var/lib/hyperv"
 /* A daemon that fails this many requests in a row is treated as broken (each may cost 30 s). */
 #define MAX_FAILURES 10
+/* The NIC GET_IP_INFO asks about (hostsim-net.c) and the address the bench adds to it, so
+ * that it has 4: 192.0.2.10/24, 198.51.100.10/25, 2001:db8::10/64 and its IPv6 link-local. */
+#define NIC_NAME "hv0"
+#define NIC_EXTRA_ADDR "198.51.100.10/25"
+/* The name server of the simulator's /etc/resolv.conf (hostsim-env.c). */
+#define SIM_DNS "192.0.2.53"
+/* Until the kernel has finished duplicate address detection on hv0's link-local address. */
+#define DAD_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
 typedef struct BenchConfig {
 	bool quick, strict;
 	unsigned requests, warmup, runs, host_records, rounds;
+	unsigned ip_requests[_BENCH_DAEMON_MAX]; /* measured GET_IP_INFO requests */
 	const char *path[_BENCH_DAEMON_MAX];
 	bool enabled[_BENCH_DAEMON_MAX];
 } BenchConfig;
@@ -448,6 +459,115 @@ static int measure_mixed(Bench *b, BenchDaemon d, pid_t pid, DaemonResult *res)
 	return 0;
 }
 
+/* One GET_IP_INFO for hv0's MAC; returns its round trip in ns or a negative errno. */
+static int64_t ip_info_request(Bench *b, BenchDaemon d, const BenchNicAddr *nic, size_t n_nic,
+			       const HostKvpIpInfo *first, HostKvpIpInfo *ret, DaemonResult *res)
+{
+	static const char *const gateways[] = { HOSTSIM_IPV4_GW, HOSTSIM_IPV6_GW, NULL };
+	char problems[sizeof(res->ip_problems)];
+	uint64_t t0 = bench_now_ns(), t;
+	int r;
+
+	/* addr_family 0: both families (the daemons report both whatever the host asks). */
+	r = hostsim_kvp_get_ip_info(b->sim, HOSTSIM_MAC, 0, ret);
+	t = bench_now_ns() - t0;
+	if (r < 0)
+		return log_error_errno(r, "Simulator failed: %m");
+	if (ret->status != HV_S_OK) {
+		res->ip_bad_status++;
+		return (int64_t)t;
+	}
+	if (d == BENCH_FLOOR)
+		return (int64_t)t; /* a zeroed answer: nothing to check */
+	if (first &&
+	    (strcmp(ret->ip_addr, first->ip_addr) != 0 ||
+	     strcmp(ret->sub_net, first->sub_net) != 0 ||
+	     strcmp(ret->gate_way, first->gate_way) != 0 ||
+	     strcmp(ret->dns_addr, first->dns_addr) != 0 ||
+	     ret->addr_family != first->addr_family || ret->dhcp_enabled != first->dhcp_enabled))
+		res->ip_changed++;
+	if (bench_ip_answer_check(ret, nic, n_nic, gateways, SIM_DNS, problems, sizeof(problems)) >
+	    0) {
+		if (res->ip_wrong++ == 0)
+			(void)snprintf(res->ip_problems, sizeof(res->ip_problems), "%s", problems);
+	}
+	return (int64_t)t;
+}
+
+/*
+ * GET_IP_INFO latency: one first request (timed on its own: the daemon may set up its netlink
+ * state lazily), then the configured number, back to back. Every answer is checked against
+ * hv0's addresses as the kernel lists them right before the run.
+ */
+static int measure_ip_info(Bench *b, BenchDaemon d, pid_t pid, DaemonResult *res)
+{
+	unsigned n = b->cfg->ip_requests[d];
+	_cleanup_free_ uint64_t *lat = calloc(MAX(n, 1u), sizeof(uint64_t));
+	_cleanup_free_ HostKvpIpInfo *first = calloc(1, sizeof(*first)),
+				     *ans = calloc(1, sizeof(*ans));
+	BenchNicAddr nic[BENCH_NIC_MAX_ADDRS];
+	uint64_t sched0, sched1, child0, child1;
+	size_t n_nic;
+	long anon;
+	int64_t t;
+	int r;
+
+	if (!lat || !first || !ans)
+		return log_oom();
+	if (n == 0)
+		return 0;
+	r = bench_net_addresses(NIC_NAME, nic, ELEMENTSOF(nic), &n_nic);
+	if (r < 0)
+		return log_error_errno(r, "Failed to list the addresses of " NIC_NAME ": %m");
+
+	t = ip_info_request(b, d, nic, n_nic, NULL, first, res);
+	if (t < 0)
+		return (int)t;
+	res->ip_first_us = (double)t / 1e3;
+	(void)snprintf(res->ip_answer, sizeof(res->ip_answer),
+		       /* Cut each list (the host's fields hold up to 4 KiB) to keep it readable. */
+		       "%s, family %u, addresses '%.400s', subnets '%.400s', gateways '%.200s', "
+		       "DNS '%.200s', DHCP %u",
+		       hv_status_to_string(first->status), first->addr_family, first->ip_addr,
+		       first->sub_net, first->gate_way, first->dns_addr, first->dhcp_enabled);
+
+	r = bench_proc_cpu_schedstat_ns(pid, &sched0);
+	if (r >= 0)
+		r = bench_proc_children_cpu_ns(pid, &child0);
+	if (r < 0)
+		return log_error_errno(r, "Failed to read CPU of %d: %m", (int)pid);
+	for (unsigned i = 0; i < n; i++) {
+		t = ip_info_request(b, d, nic, n_nic, first, ans, res);
+		if (t < 0)
+			return (int)t;
+		lat[i] = (uint64_t)t;
+		if (res->ip_bad_status >= MAX_FAILURES && res->ip_bad_status == i + 2)
+			return log_error_errno(EPROTO, "%s fails every GET_IP_INFO.",
+					       bench_daemon_name(d));
+		if (n >= 10 && (i + 1) % (n / 10) == 0 && t > 100000000)
+			log_info("  %s: GET_IP_INFO %u/%u", bench_daemon_name(d), i + 1, n);
+	}
+	r = bench_proc_cpu_schedstat_ns(pid, &sched1);
+	if (r >= 0)
+		r = bench_proc_children_cpu_ns(pid, &child1);
+	if (r >= 0)
+		r = bench_proc_rss_kib(pid, &res->ip_rss_kib, &anon);
+	if (r < 0)
+		return log_error_errno(r, "Failed to read /proc/%d: %m", (int)pid);
+
+	res->ip_requests = n;
+	res->ip_p50_us = (double)bench_quantile(lat, n, 0.50) / 1e3;
+	res->ip_p90_us = (double)bench_quantile(lat, n, 0.90) / 1e3;
+	res->ip_p99_us = (double)bench_quantile(lat, n, 0.99) / 1e3;
+	res->ip_max_us = (double)bench_quantile(lat, n, 1.0) / 1e3;
+	res->ip_cpu_us = (double)(sched1 - sched0) / 1e3 / n;
+	res->ip_children_cpu_us = (double)(child1 - child0) / 1e3 / n;
+	res->have_ip = true;
+	log_info("  %s: GET_IP_INFO first %.0f µs, p50 %.0f µs, p99 %.0f µs", bench_daemon_name(d),
+		 res->ip_first_us, res->ip_p50_us, res->ip_p99_us);
+	return 0;
+}
+
 /* Seeds, starts d, waits until it registered, runs the measurements, stops it. */
 static int run_phase(Bench *b, BenchDaemon d, unsigned size_idx, bool mixed, DaemonResult *res)
 {
@@ -478,6 +598,9 @@ static int run_phase(Bench *b, BenchDaemon d, unsigned size_idx, bool mixed, Dae
 	r = measure_enumerate(b, d, hostsim_daemon_pid(hd), size_idx, res);
 	if (r >= 0 && mixed)
 		r = measure_mixed(b, d, hostsim_daemon_pid(hd), res);
+	/* After the idle RSS was taken: netlink state built here must not count as idle. */
+	if (r >= 0 && mixed)
+		r = measure_ip_info(b, d, hostsim_daemon_pid(hd), res);
 out:
 	hostsim_kvp_stats(b->sim, &after);
 	if (after.timeouts > before.timeouts)
@@ -511,6 +634,15 @@ static void run_daemon(Bench *b, BenchDaemon d, DaemonResult *res)
 		result_note(res, "%u GET(s) returned a wrong value", res->get_mismatch);
 	if (res->bad_status > 0)
 		result_note(res, "%u mixed request(s) not HV_S_OK", res->bad_status);
+	if (res->ip_bad_status > 0)
+		result_note(res, "%u GET_IP_INFO answer(s) not HV_S_OK", res->ip_bad_status);
+	if (res->ip_wrong > 0)
+		result_note(res, "%u GET_IP_INFO answer(s) not hv0's configuration%s: %s",
+			    res->ip_wrong,
+			    d == BENCH_UPSTREAM ? " (recorded, not counted as a failure)" : "",
+			    res->ip_problems);
+	if (res->ip_changed > 0)
+		result_note(res, "%u GET_IP_INFO answer(s) differ from the first", res->ip_changed);
 }
 
 static void help(const char *prog)
@@ -527,6 +659,10 @@ static void help(const char *prog)
 	       "      --runs=N         enumerations per size, median reported (default 3)\n"
 	       "      --rounds=N       repeat everything N times (1-%d), table = medians "
 	       "(default 3, quick 1)\n"
+	       "      --ip-requests=N  measured GET_IP_INFO requests for hvguest and floor "
+	       "(default 200, quick 50; 0 skips)\n"
+	       "      --ip-requests-upstream=N\n"
+	       "                       the same for upstream, 0.5-2 s each (default 20, quick 3)\n"
 	       "      --strict         exit with status 2 when a target is missed\n"
 	       "  -h, --help           show this help\n",
 	       prog, BENCH_HVGUEST_DAEMON, BENCH_NULL_DAEMON, BENCH_UPSTREAM_DAEMON,
@@ -578,6 +714,8 @@ static int parse_argv(int argc, char *argv[], BenchConfig *cfg)
 		ARG_WARMUP,
 		ARG_RUNS,
 		ARG_ROUNDS,
+		ARG_IP_REQUESTS,
+		ARG_IP_REQUESTS_UPSTREAM,
 		ARG_STRICT
 	};
 	static const struct option options[] = {
@@ -590,11 +728,14 @@ static int parse_argv(int argc, char *argv[], BenchConfig *cfg)
 		{ "warmup", required_argument, NULL, ARG_WARMUP },
 		{ "runs", required_argument, NULL, ARG_RUNS },
 		{ "rounds", required_argument, NULL, ARG_ROUNDS },
+		{ "ip-requests", required_argument, NULL, ARG_IP_REQUESTS },
+		{ "ip-requests-upstream", required_argument, NULL, ARG_IP_REQUESTS_UPSTREAM },
 		{ "strict", no_argument, NULL, ARG_STRICT },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	unsigned requests = 0, warmup = UINT32_MAX, runs = 0, rounds = 0;
+	unsigned requests = 0, warmup = UINT32_MAX, runs = 0, rounds = 0, ip = UINT32_MAX,
+		 ip_upstream = UINT32_MAX;
 	int c, r = 0;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
@@ -628,6 +769,12 @@ static int parse_argv(int argc, char *argv[], BenchConfig *cfg)
 			if (r >= 0 && rounds > BENCH_MAX_ROUNDS)
 				r = -ERANGE;
 			break;
+		case ARG_IP_REQUESTS:
+			r = parse_unsigned(optarg, 0, &ip);
+			break;
+		case ARG_IP_REQUESTS_UPSTREAM:
+			r = parse_unsigned(optarg, 0, &ip_upstream);
+			break;
 		case ARG_STRICT:
 			cfg->strict = true;
 			break;
@@ -650,12 +797,64 @@ static int parse_argv(int argc, char *argv[], BenchConfig *cfg)
 	cfg->warmup = warmup != UINT32_MAX ? warmup : cfg->quick ? 100 : 500;
 	cfg->runs = runs ? runs : cfg->quick ? 1 : 3;
 	cfg->rounds = rounds ? rounds : cfg->quick ? 1 : 3;
+	cfg->ip_requests[BENCH_HVGUEST] = ip != UINT32_MAX ? ip : cfg->quick ? 50 : 200;
+	cfg->ip_requests[BENCH_FLOOR] = cfg->ip_requests[BENCH_HVGUEST];
+	cfg->ip_requests[BENCH_UPSTREAM] = ip_upstream != UINT32_MAX ? ip_upstream
+					   : cfg->quick		     ? 3
+								     : 20;
 	return 1;
+}
+
+/*
+ * Gives hv0 its 4th address and waits until the kernel has finished duplicate address
+ * detection on its link-local address, so that every daemon sees the same, final set. Then
+ * describes the NIC for the report.
+ */
+static int setup_nic(BenchReport *rep)
+{
+	BenchNicAddr nic[BENCH_NIC_MAX_ADDRS];
+	uint64_t deadline = bench_now_ns() + DAD_TIMEOUT_USEC * 1000;
+	char text[sizeof(rep->nic)];
+	size_t n = 0, len;
+	bool tentative;
+	int r;
+
+	r = bench_net_add_address(NIC_NAME, NIC_EXTRA_ADDR);
+	if (r < 0)
+		return log_error_errno(r, "Failed to add " NIC_EXTRA_ADDR " to " NIC_NAME ": %m");
+	do {
+		r = bench_net_addresses(NIC_NAME, nic, ELEMENTSOF(nic), &n);
+		if (r < 0)
+			return log_error_errno(r,
+					       "Failed to list the addresses of " NIC_NAME ": %m");
+		tentative = false;
+		for (size_t i = 0; i < n; i++)
+			tentative = tentative || nic[i].tentative;
+		if (tentative)
+			(void)usleep(50000);
+	} while (tentative && bench_now_ns() < deadline);
+	if (tentative)
+		log_warning("Duplicate address detection on " NIC_NAME " still runs after %u s.",
+			    (unsigned)(DAD_TIMEOUT_USEC / USEC_PER_SEC));
+
+	len = (size_t)snprintf(text, sizeof(text), NIC_NAME " %s (%zu addresses:", HOSTSIM_MAC, n);
+	for (size_t i = 0; i < n && len < sizeof(text); i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s %s/%u%s", i ? "," : "",
+					nic[i].text, nic[i].prefixlen,
+					nic[i].tentative ? " tentative" : "");
+	if (len < sizeof(text))
+		(void)snprintf(text + len, sizeof(text) - len, ")");
+	bench_report_set_ip(rep, rep->ip_requests, text);
+	log_info("GET_IP_INFO target: %s", text);
+	return 0;
 }
 
 static int run(const BenchConfig *cfg, BenchReport *rep)
 {
 	HostSimOptions o = {
+		/* A network namespace with hv0 for GET_IP_INFO; the other measurements do not
+		 * touch the network. */
+		.netns = true,
 		.tmpfs_var_lib = true,
 		.kvp_timeout_usec = 30 * USEC_PER_SEC,
 	};
@@ -672,6 +871,10 @@ static int run(const BenchConfig *cfg, BenchReport *rep)
 		return log_error_errno(r, "Failed to create the simulated host (root and "
 					  "/dev/fuse needed): %m");
 	b.sim = sim;
+	/* The bench process is inside the simulator's network namespace now. */
+	r = setup_nic(rep);
+	if (r < 0)
+		return r;
 	for (unsigned k = 0; k < rep->rounds; k++) {
 		if (rep->rounds > 1)
 			log_info("Round %u/%u", k + 1, rep->rounds);
@@ -715,6 +918,8 @@ int main(int argc, char *argv[])
 	}
 
 	bench_report_init(&rep, cfg.requests, cfg.warmup, cfg.runs, cfg.host_records, cfg.rounds);
+	for (unsigned d = 0; d < _BENCH_DAEMON_MAX; d++)
+		rep.ip_requests[d] = cfg.enabled[d] ? cfg.ip_requests[d] : 0;
 	r = run(&cfg, &rep);
 	if (r < 0)
 		return EXIT_FAILURE;

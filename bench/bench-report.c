@@ -27,6 +27,9 @@ typedef enum Row {
 	ROW_CPU_NET, /* CPU per request minus the floor's: the daemon's own work */
 	ROW_RSS,
 	ROW_RSS_ANON,
+	ROW_IP_P50,
+	ROW_IP_P99,
+	ROW_IP_CPU, /* daemon + its children's CPU per GET_IP_INFO */
 	_ROW_MAX,
 } Row;
 
@@ -40,6 +43,9 @@ static const char *const row_names[_ROW_MAX] = {
 	[ROW_CPU_NET] = "CPU/request − floor (µs)",
 	[ROW_RSS] = "idle RSS (KiB)",
 	[ROW_RSS_ANON] = "idle RssAnon (KiB)",
+	[ROW_IP_P50] = "GET_IP_INFO p50 (µs)",
+	[ROW_IP_P99] = "GET_IP_INFO p99 (µs)",
+	[ROW_IP_CPU] = "GET_IP_INFO CPU/request (µs)",
 };
 
 typedef enum Verdict {
@@ -142,6 +148,7 @@ void bench_report_init(BenchReport *rep, unsigned requests, unsigned warmup, uns
 				r->rss_start_kib[i] = -1;
 				r->anon_start_kib[i] = -1;
 			}
+			r->ip_rss_kib = -1;
 		}
 	}
 	rep->rounds = MIN(MAX(rounds, 1u), (unsigned)BENCH_MAX_ROUNDS);
@@ -161,6 +168,14 @@ void bench_report_init(BenchReport *rep, unsigned requests, unsigned warmup, uns
 			       "upstream (Debian %s)", version);
 	else
 		(void)snprintf(rep->upstream_label, sizeof(rep->upstream_label), "upstream");
+}
+
+void bench_report_set_ip(BenchReport *rep, const unsigned ip_requests[_BENCH_DAEMON_MAX],
+			 const char *nic)
+{
+	for (unsigned d = 0; d < _BENCH_DAEMON_MAX; d++)
+		rep->ip_requests[d] = ip_requests[d];
+	(void)snprintf(rep->nic, sizeof(rep->nic), "%s", nic);
 }
 
 void bench_report_finish(BenchReport *rep)
@@ -227,6 +242,12 @@ static double metric_round(const BenchReport *rep, unsigned k, BenchDaemon d, Ro
 		return r->have_mixed ? (double)r->rss_kib : NAN;
 	case ROW_RSS_ANON:
 		return r->have_mixed ? (double)r->rss_anon_kib : NAN;
+	case ROW_IP_P50:
+		return r->have_ip ? r->ip_p50_us : NAN;
+	case ROW_IP_P99:
+		return r->have_ip ? r->ip_p99_us : NAN;
+	case ROW_IP_CPU:
+		return r->have_ip ? r->ip_cpu_us + r->ip_children_cpu_us : NAN;
 	case _ROW_MAX:
 		break;
 	}
@@ -361,12 +382,57 @@ static Verdict target_rss(const BenchReport *rep)
 	return verdict(!isnan(ours), ours <= BENCH_TARGET_RSS_KIB);
 }
 
+static Verdict target_ip(const BenchReport *rep)
+{
+	double ours = metric(rep, BENCH_HVGUEST, ROW_IP_P50);
+
+	return verdict(!isnan(ours), ours <= BENCH_TARGET_IP_INFO_P50_US);
+}
+
 bool bench_report_targets_met(const BenchReport *rep)
 {
 	double x;
 
 	return target_enum(rep, &x) != VERDICT_MISSED && target_p50(rep, &x) != VERDICT_MISSED &&
-	       target_rss(rep) != VERDICT_MISSED;
+	       target_rss(rep) != VERDICT_MISSED && target_ip(rep) != VERDICT_MISSED;
+}
+
+/* "; upstream 652.1 ms, floor 61.2 µs" for the GET_IP_INFO target line. */
+static void print_ip_others(const BenchReport *rep, FILE *f)
+{
+	for (unsigned d = BENCH_HVGUEST + 1; d < _BENCH_DAEMON_MAX; d++) {
+		double v = metric(rep, (BenchDaemon)d, ROW_IP_P50);
+
+		if (isnan(v))
+			continue;
+		if (v >= 1000)
+			fprintf(f, "; %s %.1f ms", daemon_names[d], v / 1e3);
+		else
+			fprintf(f, "; %s %.1f µs", daemon_names[d], v);
+	}
+}
+
+/* How many of our GET_IP_INFO answers, across rounds, were not hv0's configuration. */
+static void print_ip_answers(const BenchReport *rep, FILE *f)
+{
+	unsigned total = 0, bad = 0;
+
+	for (unsigned k = 0; k < rep->rounds; k++) {
+		const DaemonResult *r = &rep->res[k][BENCH_HVGUEST];
+
+		if (!r->have_ip)
+			continue;
+		total += r->ip_requests + 1;
+		bad += r->ip_bad_status + r->ip_wrong;
+	}
+	if (bad == 0)
+		fprintf(f,
+			"    answers: all %u correct (HV_S_OK, hv0's addresses, subnets, "
+			"gateways and DNS)\n",
+			total);
+	else
+		fprintf(f, "    answers: %u of %u WRONG or not HV_S_OK (see anomalies)\n", bad,
+			total);
 }
 
 static void print_targets(const BenchReport *rep, FILE *f)
@@ -419,6 +485,17 @@ static void print_targets(const BenchReport *rep, FILE *f)
 			"    for scale: the floor (no pools, libc only) has %.0f KiB (RssAnon %.0f "
 			"KiB)\n",
 			metric(rep, BENCH_FLOOR, ROW_RSS), metric(rep, BENCH_FLOOR, ROW_RSS_ANON));
+
+	v = target_ip(rep);
+	fprintf(f, "  GET_IP_INFO median <= %.0f ms: ", BENCH_TARGET_IP_INFO_P50_US / 1e3);
+	if (v != VERDICT_UNKNOWN) {
+		fprintf(f, "%.1f µs", metric(rep, BENCH_HVGUEST, ROW_IP_P50));
+		print_ip_others(rep, f);
+		fprintf(f, " -> ");
+	}
+	fprintf(f, "%s\n", verdict_text(v));
+	if (v != VERDICT_UNKNOWN)
+		print_ip_answers(rep, f);
 }
 
 static void print_daemon_details(const BenchReport *rep, unsigned k, BenchDaemon d, FILE *f)
@@ -466,6 +543,24 @@ static void print_daemon_details(const BenchReport *rep, unsigned k, BenchDaemon
 			fprintf(f, "    GET answers: %u empty, %u wrong value, %u not HV_S_OK\n",
 				r->get_empty, r->get_mismatch, r->bad_status);
 	}
+	if (r->have_ip) {
+		fprintf(f,
+			"    GET_IP_INFO: first %.1f µs, then %u: p50 %.1f, p90 %.1f, p99 %.1f, "
+			"max "
+			"%.1f µs; CPU/request %.1f µs daemon + %.1f µs children; RSS after %ld "
+			"KiB\n",
+			r->ip_first_us, r->ip_requests, r->ip_p50_us, r->ip_p90_us, r->ip_p99_us,
+			r->ip_max_us, r->ip_cpu_us, r->ip_children_cpu_us, r->ip_rss_kib);
+		if (d != BENCH_FLOOR) {
+			fprintf(f,
+				"    GET_IP_INFO answers: %u not HV_S_OK, %u not hv0's "
+				"configuration, %u differ from the first\n",
+				r->ip_bad_status, r->ip_wrong, r->ip_changed);
+			/* The answer is the same every round unless something drifts. */
+			if (k == 0 || strcmp(r->ip_answer, rep->res[0][d].ip_answer) != 0)
+				fprintf(f, "    GET_IP_INFO answer: %s\n", r->ip_answer);
+		}
+	}
 	if (r->notes[0])
 		fprintf(f, "    anomalies: %s\n", r->notes);
 }
@@ -492,8 +587,16 @@ void bench_report_print(const BenchReport *rep, FILE *f)
 		"Method: one daemon at a time on the simulated host (FUSE /dev/vmbus/hv_kvp); "
 		"mixed = %u requests after %u warm-up, alternating GET/SET of random keys of a "
 		"%u-record pool 0; enumerations of pool 1 = median of %u run(s); %u round(s), "
-		"daemon order rotated each round, table = median across rounds\n\n",
+		"daemon order rotated each round, table = median across rounds\n",
 		rep->requests, rep->warmup, rep->host_records, rep->runs, rep->rounds);
+	if (rep->nic[0])
+		fprintf(f,
+			"GET_IP_INFO: %u requests (upstream %u) after one unmeasured first "
+			"request, "
+			"adapter %s\n",
+			rep->ip_requests[BENCH_HVGUEST], rep->ip_requests[BENCH_UPSTREAM],
+			rep->nic);
+	fprintf(f, "\n");
 	print_table(rep, f);
 	print_targets(rep, f);
 	print_details(rep, f);

@@ -29,6 +29,7 @@ typedef enum BenchDaemon {
 #define BENCH_TARGET_ENUM_SPEEDUP 100.0
 #define BENCH_TARGET_P50_VS_FLOOR 1.5
 #define BENCH_TARGET_RSS_KIB 1024
+#define BENCH_TARGET_IP_INFO_P50_US 1000.0
 
 typedef struct DaemonResult {
 	bool ran, failed, have_mixed;
@@ -54,7 +55,20 @@ typedef struct DaemonResult {
 	unsigned bad_status;	    /* mixed requests answered with a status other than HV_S_OK */
 	unsigned get_empty;	    /* GETs answered HV_S_OK with an empty value */
 	unsigned get_mismatch;	    /* GETs answered with a value other than the last SET */
-	char notes[1024];	    /* anomalies, "; "-separated */
+	/* GET_IP_INFO for HOSTSIM_MAC, after the mixed run (1,000-record start). */
+	bool have_ip;
+	unsigned ip_requests; /* measured, after one unmeasured first request */
+	double ip_first_us;   /* the first GET_IP_INFO after start-up (cold) */
+	double ip_p50_us, ip_p90_us, ip_p99_us, ip_max_us;
+	double ip_cpu_us;	   /* daemon CPU per request: schedstat of all its threads */
+	double ip_children_cpu_us; /* per request: waited-for children (cutime+cstime, ticks) */
+	long ip_rss_kib;	   /* VmRSS after the GET_IP_INFO run */
+	unsigned ip_bad_status;	   /* answers other than HV_S_OK */
+	unsigned ip_wrong;	   /* HV_S_OK answers that are not hv0's configuration */
+	unsigned ip_changed;	   /* answers that differ from the first one */
+	char ip_answer[1536];	   /* the first answer, as the host saw it */
+	char ip_problems[512];	   /* what was wrong with the first wrong answer */
+	char notes[1024];	   /* anomalies, "; "-separated */
 } DaemonResult;
 
 typedef struct BenchReport {
@@ -64,6 +78,8 @@ typedef struct BenchReport {
 	char kernel[200], cpu_model[128], load_start[64], load_end[64];
 	long nproc;
 	unsigned requests, warmup, runs, host_records, rounds;
+	unsigned ip_requests[_BENCH_DAEMON_MAX]; /* measured GET_IP_INFO requests per daemon */
+	char nic[512]; /* the simulated NIC's addresses, as the kernel lists them */
 } BenchReport;
 
 /* "hvguest", "upstream", "floor". */
@@ -80,6 +96,12 @@ void result_note(DaemonResult *res, const char *fmt, ...) _printf_(2, 3);
  */
 void bench_report_init(BenchReport *rep, unsigned requests, unsigned warmup, unsigned runs,
 		       unsigned host_records, unsigned rounds);
+/*
+ * Records how many GET_IP_INFO requests each daemon gets and describes the NIC they are asked
+ * about (nic: e.g. "hv0 00:15:5D:12:34:56: 192.0.2.10/24, ...").
+ */
+void bench_report_set_ip(BenchReport *rep, const unsigned ip_requests[_BENCH_DAEMON_MAX],
+			 const char *nic);
 /* Records the load average at the end of the run. */
 void bench_report_finish(BenchReport *rep);
 /* Prints facts, the table (medians across rounds), the targets and per-round details. */

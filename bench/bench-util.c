@@ -121,10 +121,11 @@ int bench_proc_cpu_schedstat_ns(pid_t pid, uint64_t *ret)
 	return 0;
 }
 
-int bench_proc_cpu_stat_ns(pid_t pid, uint64_t *ret)
+/* utime, stime, cutime and cstime of /proc/<pid>/stat, converted from clock ticks to ns. */
+static int read_stat_times(pid_t pid, uint64_t ret[4])
 {
 	char path[64], line[1024];
-	unsigned long long utime, stime;
+	unsigned long long t[4];
 	long tck = sysconf(_SC_CLK_TCK);
 	const char *p;
 	int r;
@@ -140,11 +141,34 @@ int bench_proc_cpu_stat_ns(pid_t pid, uint64_t *ret)
 	if (!p)
 		return -EBADMSG;
 	/* After ") ": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
-	 * cmajflt utime(14) stime(15). */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-		   &stime) != 2)
+	 * cmajflt utime(14) stime(15) cutime(16) cstime(17). */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &t[0],
+		   &t[1], &t[2], &t[3]) != 4)
 		return -EBADMSG;
-	*ret = (uint64_t)(utime + stime) * (UINT64_C(1000000000) / (uint64_t)tck);
+	for (unsigned i = 0; i < 4; i++)
+		ret[i] = (uint64_t)t[i] * (UINT64_C(1000000000) / (uint64_t)tck);
+	return 0;
+}
+
+int bench_proc_cpu_stat_ns(pid_t pid, uint64_t *ret)
+{
+	uint64_t t[4];
+	int r = read_stat_times(pid, t);
+
+	if (r < 0)
+		return r;
+	*ret = t[0] + t[1];
+	return 0;
+}
+
+int bench_proc_children_cpu_ns(pid_t pid, uint64_t *ret)
+{
+	uint64_t t[4];
+	int r = read_stat_times(pid, t);
+
+	if (r < 0)
+		return r;
+	*ret = t[2] + t[3];
 	return 0;
 }
 

@@ -48,6 +48,13 @@ int bench_proc_cpu_schedstat_ns(pid_t pid, uint64_t *ret);
 int bench_proc_cpu_stat_ns(pid_t pid, uint64_t *ret);
 
 /*
+ * cutime + cstime of pid from /proc/<pid>/stat (ns, clock-tick resolution): CPU of the
+ * children pid has waited for, and of their waited-for descendants (e.g. the shells, `ip` and
+ * helper scripts a daemon runs through popen()).
+ */
+int bench_proc_children_cpu_ns(pid_t pid, uint64_t *ret);
+
+/*
  * Bytes pid (all threads) passed to read-like and write-like system calls so far: rchar and
  * wchar of /proc/<pid>/io, devices included.
  */

@@ -93,8 +93,12 @@ static bool addr_reportable(const NicAddr *a, int ifindex, uint8_t family)
 		return false;
 	if (a->prefixlen > (a->family == AF_INET ? 32u : 128u))
 		return false;
-	/* Not usable (yet): duplicate address detection is running or failed. */
-	if (a->flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED))
+	/*
+	 * A duplicate is never reported. An address still in duplicate address detection is:
+	 * a NIC the host has just added must show IPv4 plus its IPv6 link-local at once
+	 * (Microsoft's validation suite expects two addresses), and upstream lists them too.
+	 */
+	if (a->flags & IFA_F_DADFAILED)
 		return false;
 	return !is_loopback_addr(a);
 }

@@ -215,8 +215,8 @@ static void test_select_same_mac_without_addresses(void **state)
 	const NicAddr addrs[] = {
 		A(3, "10.0.0.4", 24, 0),
 		A(3, "fe80::215:5dff:fe00:a", 64, 0),
-		/* Tentative and failed addresses do not make a link "carry addresses". */
-		A(2, "fe80::215:5dff:fe00:a", 64, IFA_F_TENTATIVE),
+		/* Failed addresses do not make a link "carry addresses". */
+		A(2, "fe80::215:5dff:fe00:a", 64, IFA_F_DADFAILED | IFA_F_TENTATIVE),
 		A(2, "10.9.9.9", 8, IFA_F_DADFAILED),
 	};
 	const NicRoute routes[] = { R(AF_INET, 3, "10.0.0.1") };
@@ -406,7 +406,8 @@ static void test_skipped_addresses(void **state)
 	};
 	Result res = sel(links, ELEMENTSOF(links), addrs, ELEMENTSOF(addrs), NULL, 0, MAC0, 0);
 
-	expect_info(&res, 2, 3, "10.0.0.4;2001:db8::4", "255.255.255.0;/64", "");
+	/* Tentative (DAD running) is reported, a duplicate (DAD failed) is not. */
+	expect_info(&res, 2, 3, "2001:db8::1;10.0.0.4;2001:db8::4", "/64;255.255.255.0;/64", "");
 }
 
 static size_t count_items(const char *s)
@@ -934,12 +935,12 @@ static void child_topology(void)
 	q = query("00:15:5D:00:00:07", 0);
 	CHILD_CHECK(q.r == -ENODEV, "eth7 after removal: %d", q.r);
 
-	/* An address still in duplicate address detection is not reported. */
+	/* An address still in duplicate address detection is reported (a fresh NIC). */
 	CHILD_CHECK(ipv6_sysctl("eth1", "accept_dad", "1") == 0, "DAD on eth1");
 	CHILD_CHECK(add_addr(sk, "eth1", "2001:db8:7::7/64", true) == 0, "tentative address");
 	q = query("00:15:5D:00:00:01", 0);
-	CHILD_CHECK(q.r == 0 && !strstr(q.info.ip_addr, "2001:db8:7::7"),
-		    "tentative address reported: \"%s\"", q.info.ip_addr);
+	CHILD_CHECK(q.r == 0 && strstr(q.info.ip_addr, "2001:db8:7::7"),
+		    "tentative address missing: \"%s\"", q.info.ip_addr);
 
 	measure();
 	nl_socket_free(sk);
