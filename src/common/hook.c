@@ -3,8 +3,10 @@
  * posix_spawn by argv with a deadline, bounded output capture and a scrubbed environment.
  * Non-logging: errors are returned.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -278,10 +280,15 @@ static void reap(pid_t pid, HookResult *res)
 		res->term_signal = WTERMSIG(status);
 }
 
-/* Polls the pipes (and the pidfd) until the child ended and both pipes hit EOF, or deadline. */
-static int wait_child(pid_t pid, int pidfd, Sink *sinks, uint64_t deadline, bool *ret_ended)
+/*
+ * Polls the pipes (and the pidfd) until the child ended and both pipes hit EOF, or the
+ * deadline, or (drain_usec > 0) drain_usec after the child ended.
+ */
+static int wait_child(pid_t pid, int pidfd, Sink *sinks, uint64_t deadline, uint64_t drain_usec,
+		      bool *ret_ended)
 {
 	bool ended = false;
+	uint64_t limit = deadline;
 
 	for (;;) {
 		struct pollfd pfd[3];
@@ -294,7 +301,10 @@ static int wait_child(pid_t pid, int pidfd, Sink *sinks, uint64_t deadline, bool
 		if (ended && sinks[0].fd < 0 && sinks[1].fd < 0)
 			break;
 		now = now_usec();
-		if (now >= deadline)
+		if (ended && drain_usec > 0 && limit == deadline)
+			/* First pass since it ended: stop reading a little later at most. */
+			limit = MIN(deadline, now + drain_usec);
+		if (now >= limit)
 			break;
 
 		for (unsigned i = 0; i < 2; i++)
@@ -303,8 +313,8 @@ static int wait_child(pid_t pid, int pidfd, Sink *sinks, uint64_t deadline, bool
 		if (!ended && pidfd >= 0)
 			pfd[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
 
-		/* Round up so that we do not wake a little early and spin until the deadline. */
-		timeout_ms = (int)MIN((deadline - now + 999u) / 1000u, (uint64_t)INT32_MAX);
+		/* Round up so that we do not wake a little early and spin until the limit. */
+		timeout_ms = (int)MIN((limit - now + 999u) / 1000u, (uint64_t)INT32_MAX);
 		if (!ended && pidfd < 0)
 			timeout_ms = MIN(timeout_ms, HOOK_FALLBACK_TICK_MSEC);
 
@@ -333,6 +343,25 @@ static int wait_child(pid_t pid, int pidfd, Sink *sinks, uint64_t deadline, bool
 	return 0;
 }
 
+/*
+ * How an ended, not yet reaped child ended, leaving it a zombie (keep_group: the zombie
+ * pins the process group id until hook_groups_end() reaps it).
+ */
+static void peek_status(pid_t pid, HookResult *res)
+{
+	siginfo_t si = { 0 };
+
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0) {
+		if (errno != EINTR)
+			return;
+	}
+	if (si.si_code == CLD_EXITED) {
+		res->exited = true;
+		res->exit_status = si.si_status;
+	} else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+		res->term_signal = si.si_status;
+}
+
 void hook_result_done(HookResult *r)
 {
 	if (!r)
@@ -354,8 +383,8 @@ static int sink_take(Sink *s, char **ret, size_t *ret_size)
 	return 0;
 }
 
-int hook_run(const char *const argv[], const char *const extra_env[], uint64_t timeout_usec,
-	     HookResult *ret)
+int hook_run_opts(const char *const argv[], const char *const extra_env[], const HookOptions *opts,
+		  HookResult *ret, HookGroup *ret_group)
 {
 	const char *envp[2 + HOOK_EXTRA_ENV_MAX + 1];
 	int out_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF };
@@ -366,11 +395,13 @@ int hook_run(const char *const argv[], const char *const extra_env[], uint64_t t
 	_cleanup_close_ int pidfd = -EBADF;
 	HookResult res = { 0 };
 	uint64_t deadline;
-	bool ended = false;
+	bool ended = false, kept = false;
 	pid_t pid;
 	int r;
 
-	if (!argv || !argv[0] || argv[0][0] != '/' || !ret || timeout_usec == 0)
+	if (!argv || !argv[0] || argv[0][0] != '/' || !ret || !opts || opts->timeout_usec == 0)
+		return -EINVAL;
+	if (opts->keep_group && !ret_group)
 		return -EINVAL;
 	r = build_env(extra_env, envp);
 	if (r < 0)
@@ -388,7 +419,7 @@ int hook_run(const char *const argv[], const char *const extra_env[], uint64_t t
 	sinks[0].fd = out_pipe[0];
 	sinks[1].fd = err_pipe[0];
 
-	deadline = now_usec() + timeout_usec;
+	deadline = now_usec() + opts->timeout_usec;
 	r = spawn_child(argv, envp, out_pipe[1], err_pipe[1], &pid);
 	/* Our copies of the write ends must go, or EOF never comes. */
 	safe_close(out_pipe[1]);
@@ -400,17 +431,30 @@ int hook_run(const char *const argv[], const char *const extra_env[], uint64_t t
 	}
 
 	pidfd = pidfd_open_child(pid);
-	r = wait_child(pid, pidfd, sinks, deadline, &ended);
+	r = wait_child(pid, pidfd, sinks, deadline, opts->drain_usec, &ended);
 
+	if (ended && r >= 0) {
+		res.pipes_held = sinks[0].fd >= 0 || sinks[1].fd >= 0;
+		/* Whatever arrived since the last wakeup. */
+		for (unsigned i = 0; i < 2 && r >= 0; i++)
+			if (sinks[i].fd >= 0)
+				r = sink_drain(&sinks[i]);
+	}
 	if (!ended || r < 0) {
 		res.timed_out = !ended && r >= 0;
 		(void)kill(-pid, SIGKILL);
-	} else if (sinks[0].fd >= 0 || sinks[1].fd >= 0)
-		/* The child is gone but something it started holds our pipes: end that too. */
-		(void)kill(-pid, SIGKILL);
-	reap(pid, &res);
+		reap(pid, &res);
+	} else if (opts->keep_group) {
+		peek_status(pid, &res);
+		kept = true;
+	} else {
+		if (res.pipes_held)
+			/* The child is gone but something it started holds our pipes: end that. */
+			(void)kill(-pid, SIGKILL);
+		reap(pid, &res);
+	}
 
-	if (r >= 0) {
+	if (r >= 0 && !ended) {
 		/* Whatever arrived before the kill. */
 		for (unsigned i = 0; i < 2 && r >= 0; i++)
 			if (sinks[i].fd >= 0)
@@ -422,12 +466,189 @@ int hook_run(const char *const argv[], const char *const extra_env[], uint64_t t
 		r = sink_take(&sinks[1], &res.err, &res.err_size);
 	res.out_truncated = sinks[0].truncated;
 	res.err_truncated = sinks[1].truncated;
-	sink_done(&sinks[0]);
-	sink_done(&sinks[1]);
 	if (r < 0) {
+		if (kept) {
+			(void)kill(-pid, SIGKILL);
+			reap(pid, &res);
+		}
+		sink_done(&sinks[0]);
+		sink_done(&sinks[1]);
 		hook_result_done(&res);
 		return r;
 	}
+	if (ret_group) {
+		*ret_group = HOOK_GROUP_INIT;
+		if (kept) {
+			ret_group->pgid = pid;
+			ret_group->fds[0] = TAKE_FD(sinks[0].fd);
+			ret_group->fds[1] = TAKE_FD(sinks[1].fd);
+		}
+	}
+	sink_done(&sinks[0]);
+	sink_done(&sinks[1]);
 	*ret = res;
+	return 0;
+}
+
+int hook_run(const char *const argv[], const char *const extra_env[], uint64_t timeout_usec,
+	     HookResult *ret)
+{
+	HookOptions opts = { .timeout_usec = timeout_usec };
+
+	return hook_run_opts(argv, extra_env, &opts, ret, NULL);
+}
+
+/*
+ * Process group and state of /proc/PID/stat: "pid (comm) S ppid pgrp ...". comm may hold
+ * spaces and parentheses but is at most 15 bytes; no later field holds a ')', so the last
+ * one in the first 256 bytes closes comm.
+ */
+static int read_stat_pgrp(int proc_fd, const char *pid, pid_t *ret_pgrp, char *ret_state)
+{
+	char path[64], buf[256];
+	_cleanup_close_ int fd = -EBADF;
+	long ppid, pgrp;
+	char *p;
+	ssize_t n;
+
+	if (snprintf(path, sizeof(path), "%s/stat", pid) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return negative_errno();
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c %ld %ld", ret_state, &ppid, &pgrp) != 3)
+		return -EBADMSG;
+	*ret_pgrp = (pid_t)pgrp;
+	return 0;
+}
+
+/*
+ * Counts the live members (not zombies or dead) of each kept group into counts[]. A process
+ * that vanished while we looked is simply not counted.
+ */
+static int count_members(const HookGroup groups[], size_t n, uint32_t counts[])
+{
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return negative_errno();
+	for (size_t i = 0; i < n; i++)
+		counts[i] = 0;
+	while ((de = readdir(d))) {
+		pid_t pgrp;
+		char state;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		if (read_stat_pgrp(dirfd(d), de->d_name, &pgrp, &state) < 0)
+			continue;
+		if (state == 'Z' || state == 'X' || state == 'x')
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (groups[i].pgid > 0 && groups[i].pgid == pgrp)
+				counts[i]++;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Signals every group still counted (all kept groups if counts is NULL). */
+static void signal_groups(const HookGroup groups[], size_t n, const uint32_t *counts, int sig)
+{
+	for (size_t i = 0; i < n; i++)
+		if (groups[i].pgid > 0 && (!counts || counts[i] > 0))
+			(void)kill(-groups[i].pgid, sig);
+}
+
+/*
+ * Waits up to wait_usec for every kept group to lose its live members, rescanning every
+ * HOOK_GROUP_SCAN_MSEC. counts[] holds what is left. Returns -errno if /proc went away.
+ */
+#define HOOK_GROUP_SCAN_MSEC 10
+static int wait_groups_empty(const HookGroup groups[], size_t n, uint64_t wait_usec,
+			     uint32_t counts[])
+{
+	uint64_t end = now_usec() + wait_usec;
+
+	for (;;) {
+		bool any = false;
+		int r;
+
+		r = count_members(groups, n, counts);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < n; i++)
+			any = any || counts[i] > 0;
+		if (!any || now_usec() >= end)
+			return 0;
+		(void)poll(NULL, 0, HOOK_GROUP_SCAN_MSEC);
+	}
+}
+
+static void sleep_usec(uint64_t usec)
+{
+	struct timespec ts = { .tv_sec = (time_t)(usec / 1000000u),
+			       .tv_nsec = (long)(usec % 1000000u) * 1000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int hook_groups_end(HookGroup groups[], size_t n, uint64_t grace_usec, HookGroupEnd ret_end[])
+{
+	_cleanup_free_ uint32_t *counts = NULL;
+	bool counted;
+
+	if (n > 0 && !groups)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	counts = calloc(n, sizeof(*counts));
+	/* Without memory (or /proc) we still end them, only blind. */
+	counted = counts && count_members(groups, n, counts) >= 0;
+	if (ret_end)
+		for (size_t i = 0; i < n; i++)
+			ret_end[i] = (HookGroupEnd){
+				.alive = counted ? counts[i] : HOOK_GROUP_UNCOUNTED,
+				.killed = counted ? 0 : HOOK_GROUP_UNCOUNTED,
+			};
+
+	if (counted) {
+		signal_groups(groups, n, counts, SIGTERM);
+		counted = wait_groups_empty(groups, n, grace_usec, counts) >= 0;
+	} else {
+		signal_groups(groups, n, NULL, SIGTERM);
+		sleep_usec(grace_usec);
+	}
+	if (counted) {
+		if (ret_end)
+			for (size_t i = 0; i < n; i++)
+				ret_end[i].killed = counts[i];
+		signal_groups(groups, n, counts, SIGKILL);
+		(void)wait_groups_empty(groups, n, HOOK_KILL_WAIT_USEC, counts);
+	} else {
+		if (ret_end)
+			for (size_t i = 0; i < n; i++)
+				ret_end[i].killed = HOOK_GROUP_UNCOUNTED;
+		signal_groups(groups, n, NULL, SIGKILL);
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		if (groups[i].pgid > 0) {
+			HookResult ignored = { 0 };
+
+			reap(groups[i].pgid, &ignored);
+		}
+		safe_close(groups[i].fds[0]);
+		safe_close(groups[i].fds[1]);
+		groups[i] = HOOK_GROUP_INIT;
+	}
 	return 0;
 }

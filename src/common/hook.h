@@ -26,12 +26,24 @@
  * deadline and that group is killed then (the child's own exit status is reported). The
  * final reap after SIGKILL is the only unbounded wait (a process stuck in uninterruptible
  * sleep delays it).
+ *
+ * hook_run_opts() adds two things for hooks that may leave a process behind on purpose (a
+ * database client holding a backup lock until a later call releases it):
+ *  - drain_usec: once the child exited, its pipes are read at most this long more, so a
+ *    leftover that inherited stdout cannot hold us until the deadline;
+ *  - keep_group: when the child exits by itself, its process group is left alone and the
+ *    child is not reaped. The zombie keeps its pid, which is also the group id, from being
+ *    reused, so hook_groups_end() can later signal exactly that group and nobody else. Our
+ *    read ends of pipes still held are kept open too (a leftover writing there fills the
+ *    pipe buffer and then blocks, instead of dying of SIGPIPE, which would drop its lock).
+ * A timeout still kills the whole group at once, kept or not.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/macro.h"
 
@@ -52,7 +64,35 @@ typedef struct HookResult {
 	char *err;	    /* stderr, same rules, HOOK_STDERR_MAX */
 	size_t err_size;
 	bool err_truncated;
+	bool pipes_held; /* the child ended but something it left still held stdout or stderr */
 } HookResult;
+
+typedef struct HookOptions {
+	uint64_t timeout_usec; /* > 0: the child's deadline, as for hook_run() */
+	uint64_t drain_usec;   /* after the child exited, read its pipes at most this much longer;
+				* 0: until the deadline, as hook_run() does */
+	bool keep_group;       /* child exited by itself: leave its group alive, see above */
+} HookOptions;
+
+/*
+ * A process group kept by hook_run_opts(). pgid > 0 while kept: the hook's own pid, whose
+ * unreaped zombie pins the id. fds: our read ends of its stdout and stderr if something
+ * still held them when the hook exited, else -EBADF. Ended and released by
+ * hook_groups_end() only.
+ */
+typedef struct HookGroup {
+	pid_t pgid;
+	int fds[2];
+} HookGroup;
+
+#define HOOK_GROUP_INIT ((HookGroup){ .pgid = 0, .fds = { -EBADF, -EBADF } })
+
+/* What hook_groups_end() found; HOOK_GROUP_UNCOUNTED if /proc could not be read. */
+#define HOOK_GROUP_UNCOUNTED UINT32_MAX
+typedef struct HookGroupEnd {
+	uint32_t alive;	 /* processes left in the group (zombies aside) when the end began */
+	uint32_t killed; /* ... still there after the grace period: they got SIGKILL */
+} HookGroupEnd;
 
 /*
  * Runs argv[0] (an absolute path, else -EINVAL) with argv as its arguments and extra_env
@@ -67,6 +107,29 @@ typedef struct HookResult {
  */
 int hook_run(const char *const argv[], const char *const extra_env[], uint64_t timeout_usec,
 	     HookResult *ret);
+
+/*
+ * hook_run() with options (see the top of this file). ret_group is required with keep_group
+ * (else -EINVAL): when the child exited by itself it receives the group to end later with
+ * hook_groups_end(), whatever the exit status; after a timeout or an error the group is
+ * already killed and *ret_group is HOOK_GROUP_INIT. Without keep_group ret_group may be
+ * NULL and the group is killed if anything still holds its pipes when reading stops.
+ */
+int hook_run_opts(const char *const argv[], const char *const extra_env[], const HookOptions *opts,
+		  HookResult *ret, HookGroup *ret_group);
+
+/*
+ * Ends the kept groups among groups[0..n) (entries with pgid <= 0 are ignored), all at once:
+ * SIGTERM to every group with live members, up to grace_usec for them to exit, SIGKILL to
+ * what remains, up to HOOK_KILL_WAIT_USEC for that to take effect; then reaps each hook's
+ * zombie, closes the kept pipes and resets every entry to HOOK_GROUP_INIT. Members are found
+ * by scanning /proc (pgrp field of /proc/PID/stat); without /proc the groups get SIGTERM,
+ * the whole grace period, then SIGKILL. ret_end (NULL or n entries) receives per group what
+ * was found. Members that moved to another group or session (setsid, a daemon's double
+ * fork) are not ours to find and are left alone. Returns 0 or -EINVAL.
+ */
+#define HOOK_KILL_WAIT_USEC (1000u * 1000u)
+int hook_groups_end(HookGroup groups[], size_t n, uint64_t grace_usec, HookGroupEnd ret_end[]);
 
 /* Frees the output buffers and zeroes *r. Accepts a zeroed or already released result. */
 void hook_result_done(HookResult *r);

@@ -238,10 +238,54 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_buf(req, buf, used);
 }
 
+/* Reads up to size - 1 bytes of a small /proc file, NUL-terminated; false on failure. */
+static bool read_proc(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+/*
+ * Process (thread group) and session of the thread tid (FUSE names the calling thread, in
+ * our PID namespace). /proc/<tid>/stat is "tid (comm) state ppid pgrp session ...", where
+ * comm may hold ')' and blanks; /proc/<tid>/status has "Tgid:". 0 when unknown (the opener
+ * lives in a PID namespace we cannot see into, or is gone).
+ */
+static void identify_opener(pid_t tid, pid_t *ret_pid, pid_t *ret_sid)
+{
+	char path[64], buf[2048];
+	const char *p;
+	int v;
+
+	*ret_pid = *ret_sid = 0;
+	if (tid <= 0)
+		return;
+
+	if (snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid) < (int)sizeof(path) &&
+	    read_proc(path, buf, sizeof(buf)) && (p = strrchr(buf, ')')) &&
+	    sscanf(p + 1, " %*c %*d %*d %d", &v) == 1 && v > 0)
+		*ret_sid = (pid_t)v;
+	if (snprintf(path, sizeof(path), "/proc/%d/status", (int)tid) < (int)sizeof(path) &&
+	    read_proc(path, buf, sizeof(buf)) && (p = strstr(buf, "\nTgid:")) &&
+	    sscanf(p + 6, "%d", &v) == 1 && v > 0)
+		*ret_pid = (pid_t)v;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	HsFuse *f = fuse_req_userdata(req);
 	FuseDev *d = dev_by_ino(f, ino);
+	pid_t pid, sid;
 	int r;
 
 	if (!d) {
@@ -249,11 +293,16 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 
+	/* Read before taking the lock: the opener is blocked in open() meanwhile. */
+	identify_opener(fuse_req_ctx(req)->pid, &pid, &sid);
+
 	pthread_mutex_lock(f->lock);
 	r = hs_transport_open(d->t);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 	} else {
+		d->t->opener_pid = pid;
+		d->t->opener_sid = sid;
 		d->opens++;
 		/* One read()/write() syscall = one FUSE request = one message; no page cache. */
 		fi->direct_io = 1;

@@ -327,7 +327,7 @@ int hostsim_daemon_signal(HostSimDaemon *d, int sig)
 	r = hs_proc_wait(&d->proc, STOP_TIMEOUT_USEC, &status);
 	if (r < 0)
 		return r;
-	hostsim_wait_released(d->sim, RELEASE_TIMEOUT_USEC);
+	hostsim_wait_released(d->sim, d->proc.pid, RELEASE_TIMEOUT_USEC);
 	return status;
 }
 
@@ -351,7 +351,7 @@ int hostsim_daemon_stop(HostSimDaemon *d)
 		status = d->proc.status;
 	}
 	if (r == 0)
-		hostsim_wait_released(d->sim, RELEASE_TIMEOUT_USEC);
+		hostsim_wait_released(d->sim, d->proc.pid, RELEASE_TIMEOUT_USEC);
 
 	hostsim_untrack_daemon(d->sim, d);
 	hs_proc_done(&d->proc);

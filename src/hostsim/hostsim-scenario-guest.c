@@ -21,7 +21,7 @@
 #define POOL_RECORD_SIZE 2560u
 #define POOL_KEY_SIZE 512u
 
-static bool stat_field(const HostSimKvpStats *s, const char *name, uint64_t *ret)
+static bool stat_lookup(const HostSimKvpStats *s, const char *name, uint64_t *ret)
 {
 	const struct {
 		const char *name;
@@ -44,15 +44,44 @@ static bool stat_field(const HostSimKvpStats *s, const char *name, uint64_t *ret
 	return false;
 }
 
+/*
+ * Counter name -> value: "NAME" on the --service device, "kvp.NAME" or "vss.NAME" on a given
+ * one. Both devices have the same counters.
+ */
+static bool stat_field(ScenarioEnv *env, const char *name, uint64_t *ret)
+{
+	ScenarioService service = env->service;
+	HostSimKvpStats s;
+	HostSimVssStats v;
+
+	if (strncmp(name, "kvp.", 4) == 0 || strncmp(name, "vss.", 4) == 0) {
+		service = name[0] == 'k' ? SCENARIO_SERVICE_KVP : SCENARIO_SERVICE_VSS;
+		name += 4;
+	}
+	if (service == SCENARIO_SERVICE_VSS) {
+		hostsim_vss_stats(env->sim, &v);
+		s = (HostSimKvpStats){
+			.opens = v.opens,
+			.ebusy = v.ebusy,
+			.releases = v.releases,
+			.registrations = v.registrations,
+			.einval_writes = v.einval_writes,
+			.timeouts = v.timeouts,
+			.ready = v.ready,
+		};
+	} else {
+		hostsim_kvp_stats(env->sim, &s);
+	}
+	return stat_lookup(&s, name, ret);
+}
+
 int scenario_cmd_expect_stat(Run *run, int argc, char **argv)
 {
-	HostSimKvpStats s;
 	uint64_t want, got;
 
 	if (!scenario_parse_u64(argv[2], UINT32_MAX, &want))
 		return scenario_fail(run, "bad number \"%s\"", argv[2]);
-	hostsim_kvp_stats(run->env->sim, &s);
-	if (!stat_field(&s, argv[1], &got))
+	if (!stat_field(run->env, argv[1], &got))
 		return scenario_fail(run, "unknown counter \"%s\"", argv[1]);
 	if (got != want)
 		return scenario_fail(run, "expected %s = %" PRIu64 ", got %" PRIu64, argv[1], want,
@@ -64,18 +93,23 @@ int scenario_cmd_expect_stat(Run *run, int argc, char **argv)
 int scenario_cmd_stats(Run *run, int argc, char **argv)
 {
 	HostSimKvpStats s;
+	HostSimVssStats v;
 	HostSimFuseStats f;
 
 	hostsim_kvp_stats(run->env->sim, &s);
+	hostsim_vss_stats(run->env->sim, &v);
 	hostsim_fuse_stats(run->env->sim, &f);
 	fprintf(run->env->out,
 		"kernel> hv_kvp: state %s; opens %u, EBUSY %u, releases %u, registrations %u,\n"
 		"        EINVAL writes %u, host timeouts %u\n"
+		"kernel> hv_vss: state %s; opens %u, EBUSY %u, releases %u, registrations %u,\n"
+		"        EINVAL writes %u, host timeouts %u\n"
 		"        FUSE: reads %u, writes %u, polls %u, poll notifications %u, parked reads "
 		"%u, interrupts %u\n",
 		hostsim_kvp_state(run->env->sim), s.opens, s.ebusy, s.releases, s.registrations,
-		s.einval_writes, s.timeouts, f.reads, f.writes, f.polls, f.notifies, f.parked,
-		f.interrupts);
+		s.einval_writes, s.timeouts, hostsim_vss_state(run->env->sim), v.opens, v.ebusy,
+		v.releases, v.registrations, v.einval_writes, v.timeouts, f.reads, f.writes,
+		f.polls, f.notifies, f.parked, f.interrupts);
 	return 0;
 }
 
@@ -163,25 +197,26 @@ int scenario_cmd_exec(Run *run, int argc, char **argv)
 int scenario_start_daemon(ScenarioEnv *env)
 {
 	uint64_t start = scenario_now_usec();
-	HostSimKvpStats before;
+	unsigned before = scenario_registrations(env);
 	int r;
 
-	hostsim_kvp_stats(env->sim, &before);
 	r = hostsim_daemon_spawn(env->sim, env->daemon_argv, NULL, &env->daemon);
 	if (r < 0) {
 		fprintf(env->out, "guest> cannot start '%s': %s\n", env->daemon_argv[0],
 			strerror(-r));
 		return r;
 	}
-	r = hostsim_kvp_wait_registered(env->sim, before.registrations + 1,
-					SCENARIO_READY_TIMEOUT_USEC);
+	r = scenario_wait_registered(env, before + 1, SCENARIO_READY_TIMEOUT_USEC);
 	if (r < 0) {
-		fprintf(env->out, "kernel> the daemon (pid %d) did not register within 10 s\n",
-			(int)hostsim_daemon_pid(env->daemon));
+		fprintf(env->out,
+			"kernel> the daemon (pid %d) did not register on %s within 10 s\n",
+			(int)hostsim_daemon_pid(env->daemon),
+			scenario_service_device_name(env->service));
 		return r;
 	}
-	fprintf(env->out, "kernel> daemon registered (pid %d) after %.1f ms\n",
-		(int)hostsim_daemon_pid(env->daemon), scenario_ms_since(start));
+	fprintf(env->out, "kernel> daemon registered on %s (pid %d) after %.1f ms\n",
+		scenario_service_device_name(env->service), (int)hostsim_daemon_pid(env->daemon),
+		scenario_ms_since(start));
 	return 0;
 }
 
@@ -278,6 +313,7 @@ int scenario_cmd_wait_ready(Run *run, int argc, char **argv)
 {
 	uint64_t start = scenario_now_usec(), t = SCENARIO_READY_TIMEOUT_USEC, n = 0;
 	bool registered = strcmp(argv[0], "wait-registered") == 0;
+	const char *dev = scenario_service_device_name(run->env->service);
 	int r;
 
 	if (registered && !scenario_parse_u64(argv[1], UINT32_MAX, &n))
@@ -285,16 +321,17 @@ int scenario_cmd_wait_ready(Run *run, int argc, char **argv)
 	if (argc > 1 + registered && !parse_seconds(argv[1 + registered], &t))
 		return scenario_fail(run, "bad duration \"%s\"", argv[1 + registered]);
 
-	r = hostsim_kvp_wait_registered(run->env->sim, (unsigned)n, t);
+	r = scenario_wait_registered(run->env, (unsigned)n, t);
 	if (r < 0)
-		return scenario_fail(run, "hv_kvp is not ready (state %s)",
-				     hostsim_kvp_state(run->env->sim));
+		return scenario_fail(run, "%s is not ready (state %s)", dev,
+				     run->env->service == SCENARIO_SERVICE_VSS
+					     ? hostsim_vss_state(run->env->sim)
+					     : hostsim_kvp_state(run->env->sim));
 	if (registered)
-		fprintf(run->env->out,
-			"kernel> hv_kvp ready, %" PRIu64 " registrations (%.1f ms)\n", n,
-			scenario_ms_since(start));
+		fprintf(run->env->out, "kernel> %s ready, %" PRIu64 " registrations (%.1f ms)\n",
+			dev, n, scenario_ms_since(start));
 	else
-		fprintf(run->env->out, "kernel> hv_kvp ready (%.1f ms)\n",
+		fprintf(run->env->out, "kernel> %s ready (%.1f ms)\n", dev,
 			scenario_ms_since(start));
 	return 0;
 }

@@ -21,8 +21,9 @@ typedef struct Run {
 	unsigned line;
 	unsigned failures;
 	unsigned last_say_line; /* consecutive say lines form one paragraph */
-	bool have_status, have_value, have_count;
+	bool have_status, have_value, have_count, have_flags;
 	uint32_t last_status;
+	uint32_t last_flags; /* the daemon's reply flags of the last vss-* command */
 	unsigned last_count;
 	char last_value[4096];
 } Run;
@@ -48,3 +49,14 @@ int scenario_cmd_kill(Run *run, int argc, char **argv);
 int scenario_cmd_sleep(Run *run, int argc, char **argv);
 int scenario_cmd_wait_ready(Run *run, int argc, char **argv);
 int scenario_cmd_show_log(Run *run, int argc, char **argv);
+
+/* Host VSS commands (hostsim-scenario-vss.c). */
+int scenario_cmd_vss(Run *run, int argc, char **argv);
+int scenario_cmd_vss_fake_thaw(Run *run, int argc, char **argv);
+int scenario_cmd_expect_flags(Run *run, int argc, char **argv);
+/* Records a host status for expect-status and prints "<- STATUS (N ms)". */
+void scenario_print_status(Run *run, uint32_t status, uint64_t start_usec);
+/* Waits until the service is ready with at least n registrations in total. */
+int scenario_wait_registered(ScenarioEnv *env, unsigned n, uint64_t timeout_usec);
+/* Registrations accepted so far on the service. */
+unsigned scenario_registrations(ScenarioEnv *env);

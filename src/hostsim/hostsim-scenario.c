@@ -184,7 +184,7 @@ static bool parse_status(const char *s, uint32_t *ret)
 	return true;
 }
 
-static void print_status(Run *run, uint32_t status, uint64_t start)
+void scenario_print_status(Run *run, uint32_t status, uint64_t start)
 {
 	fprintf(run->env->out, "      <- %s (%.2f ms)\n", hv_status_to_string(status),
 		scenario_ms_since(start));
@@ -237,7 +237,7 @@ static int cmd_kvp_set(Run *run, int argc, char **argv)
 		: hostsim_kvp_set(run->env->sim, pool, argv[2], argv[3], &reply);
 	if (r < 0)
 		return scenario_fail(run, "the host could not send the request: %s", strerror(-r));
-	print_status(run, reply.status, start);
+	scenario_print_status(run, reply.status, start);
 	return 0;
 }
 
@@ -267,7 +267,7 @@ static int cmd_kvp_get(Run *run, int argc, char **argv)
 		scenario_print_quoted(out, reply->value);
 		fputc('\n', out);
 	}
-	print_status(run, reply->status, start);
+	scenario_print_status(run, reply->status, start);
 	run->have_value = true;
 	(void)snprintf(run->last_value, sizeof(run->last_value), "%s", reply->value);
 	return 0;
@@ -292,7 +292,7 @@ static int cmd_kvp_delete(Run *run, int argc, char **argv)
 	r = hostsim_kvp_delete(run->env->sim, pool, argv[2], &reply);
 	if (r < 0)
 		return scenario_fail(run, "the host could not send the request: %s", strerror(-r));
-	print_status(run, reply.status, start);
+	scenario_print_status(run, reply.status, start);
 	return 0;
 }
 
@@ -373,7 +373,7 @@ static int cmd_kvp_get_ip_info(Run *run, int argc, char **argv)
 		scenario_print_quoted(out, info->dns_addr);
 		fputc('\n', out);
 	}
-	print_status(run, info->status, start);
+	scenario_print_status(run, info->status, start);
 	return 0;
 }
 
@@ -384,7 +384,8 @@ static int cmd_expect_status(Run *run, int argc, char **argv)
 	if (!parse_status(argv[1], &want))
 		return scenario_fail(run, "unknown status \"%s\"", argv[1]);
 	if (!run->have_status)
-		return scenario_fail(run, "expect-status without a preceding kvp-* command");
+		return scenario_fail(run,
+				     "expect-status without a preceding kvp-* or vss-* command");
 	if (run->last_status != want)
 		return scenario_fail(run, "expected status %s, got %s", hv_status_to_string(want),
 				     hv_status_to_string(run->last_status));
@@ -438,15 +439,28 @@ static const Command commands[] = {
 	  "kvp-enum POOL               host ENUMERATE from 0 until a non-OK status" },
 	{ "kvp-get-ip-info", 1, 2, cmd_kvp_get_ip_info,
 	  "kvp-get-ip-info MAC [FAMILY] host GET_IP_INFO (MAC upper-case, e.g. " HOSTSIM_MAC ")" },
+	{ "vss-freeze", 0, 0, scenario_cmd_vss,
+	  "vss-freeze                  host FREEZE (only through the safety gate: see\n"
+	  "                            --allow-freeze)" },
+	{ "vss-thaw", 0, 0, scenario_cmd_vss, "vss-thaw                    host THAW (same gate)" },
+	{ "vss-hot-backup", 0, 0, scenario_cmd_vss,
+	  "vss-hot-backup              host HOT_BACKUP (prints status and the reply's flags)" },
+	{ "vss-op", 1, 1, scenario_cmd_vss,
+	  "vss-op OP                   host VSS request by number or name (GET_DM_INFO...)" },
+	{ "vss-fake-thaw", 0, 0, scenario_cmd_vss_fake_thaw,
+	  "vss-fake-thaw               hibernation: the kernel's fake THAW (same gate)" },
 	{ "expect-status", 1, 1, cmd_expect_status,
 	  "expect-status STATUS        last status (HV_S_OK, HV_S_CONT, HV_E_FAIL, 0x...)" },
+	{ "expect-flags", 1, 1, scenario_cmd_expect_flags,
+	  "expect-flags N              flags of the daemon's last VSS reply (bytes 8-11)" },
 	{ "expect-value", 1, 1, cmd_expect_value,
 	  "expect-value TEXT           value of the last GET" },
 	{ "expect-count", 1, 1, cmd_expect_count,
 	  "expect-count N              records of the last kvp-enum" },
 	{ "expect-stat", 2, 2, scenario_cmd_expect_stat,
-	  "expect-stat NAME N          transport counter (opens, ebusy, releases, registrations,\n"
-	  "                            einval_writes, timeouts, ready)" },
+	  "expect-stat NAME N          counter of the --service device (opens, ebusy, releases,\n"
+	  "                            registrations, einval_writes, timeouts, ready); kvp.NAME\n"
+	  "                            or vss.NAME for a given device" },
 	{ "append-pool1", 1, 2, scenario_cmd_append_pool1,
 	  "append-pool1 N [PREFIX]     append N records to .kvp_pool_1 as cloud-init does" },
 	{ "exec", 1, -1, scenario_cmd_exec,
@@ -458,12 +472,13 @@ static const Command commands[] = {
 	{ "sleep", 1, 1, scenario_cmd_sleep,
 	  "sleep SECONDS               pause (fractions allowed)" },
 	{ "wait-ready", 0, 1, scenario_cmd_wait_ready,
-	  "wait-ready [SECONDS]        wait until hv_kvp is READY and idle (default 10 s)" },
+	  "wait-ready [SECONDS]        wait until the --service device is READY and idle\n"
+	  "                            (default 10 s)" },
 	{ "wait-registered", 1, 2, scenario_cmd_wait_ready,
 	  "wait-registered N [SECONDS] wait until N registrations in total and ready (after a\n"
 	  "                            provoked reopen)" },
 	{ "stats", 0, 0, scenario_cmd_stats,
-	  "stats                       print transport counters" },
+	  "stats                       print the counters of both devices" },
 	{ "show-log", 0, 0, scenario_cmd_show_log,
 	  "show-log                    print captured syslog and the daemon's output" },
 };

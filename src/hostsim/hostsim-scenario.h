@@ -1,19 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Scenario scripts for hv-hostsim: one command per line, '#' comments, double-quoted
- * strings with \" and \\ escapes. The engine plays the host (KVP requests), the guest
+ * strings with \" and \\ escapes. The engine plays the host (KVP and VSS requests), the guest
  * (commands run inside the simulated guest, cloud-init-style pool 1 appends) and the
  * operator (restart, signals), narrates everything on out, and checks expectations.
  */
 #pragma once
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 
 #include "hostsim/hostsim.h"
 
+/* The device whose registration "run", "restart" and "wait-ready" wait for. */
+typedef enum ScenarioService {
+	SCENARIO_SERVICE_KVP,
+	SCENARIO_SERVICE_VSS,
+	_SCENARIO_SERVICE_MAX,
+	_SCENARIO_SERVICE_INVALID = -EINVAL,
+} ScenarioService;
+
 typedef struct ScenarioEnv {
 	HostSim *sim;
+	ScenarioService service;		  /* the daemon under test serves this device */
 	char **daemon_argv;			  /* argv of the daemon under test (for restart) */
 	HostSimDaemon *daemon;			  /* current instance; replaced by restart */
 	const char *pool_dir;			  /* where append-pool1 writes .kvp_pool_1 */
@@ -28,7 +38,7 @@ typedef struct ScenarioEnv {
  */
 int scenario_run(ScenarioEnv *env, FILE *f, const char *name);
 
-/* Starts env->daemon_argv as env->daemon and waits (10 s) until it registered. */
+/* Starts env->daemon_argv as env->daemon; waits (10 s) until it registered on env->service. */
 int scenario_start_daemon(ScenarioEnv *env);
 
 /* Prints the captured syslog and the current daemon's output. */
@@ -36,3 +46,8 @@ void scenario_show_logs(ScenarioEnv *env);
 
 /* Prints the script language reference. */
 void scenario_help(FILE *out);
+
+/* "kvp" / "vss" -> the service, _SCENARIO_SERVICE_INVALID otherwise. */
+ScenarioService scenario_service_from_string(const char *s);
+/* "hv_kvp" / "hv_vss". */
+const char *scenario_service_device_name(ScenarioService s);

@@ -46,6 +46,7 @@ static void drop_msg(HsTransport *t)
 void hs_transport_release(HsTransport *t)
 {
 	t->open = false;
+	t->opener_pid = t->opener_sid = 0;
 	t->releases++;
 	/* Undelivered messages must not reach the next opener. */
 	drop_msg(t);

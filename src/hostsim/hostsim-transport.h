@@ -5,7 +5,7 @@
  * kernel -> daemon message slot with an "on read" hook, one message per read and per
  * write, release dropping the unread message and resetting the service.
  *
- * Pure logic shared by every emulated service (KVP now; VSS and fcopy later). A back-end
+ * Pure logic shared by every emulated service (KVP, VSS; fcopy later). A back-end
  * (FUSE, socket) maps file operations onto these calls and is told through the "queued"
  * hook when a message becomes readable, so that it can complete parked reads and poll
  * waiters. Not thread-safe: the owner serialises all calls with its own lock.
@@ -37,6 +37,12 @@ typedef struct HsTransport {
 	void *backend;
 
 	bool open; /* CHARDEV mode: a daemon holds the device */
+	/*
+	 * The process holding the device (thread group id) and its session id (the simulator
+	 * starts every daemon as a session leader), as seen from the simulator's PID namespace.
+	 * Filled in by the back-end after a successful open; 0 = unknown.
+	 */
+	pid_t opener_pid, opener_sid;
 	bool has_msg;
 	size_t msg_len;
 	HsOnRead on_read;
@@ -56,7 +62,7 @@ void hs_transport_set_backend(HsTransport *t, void (*queued)(void *backend), voi
 /* open(): 0, or -EBUSY while another opener holds the device. */
 int hs_transport_open(HsTransport *t);
 
-/* release(): back to INIT, drops any unread message, runs the service's reset. */
+/* release(): back to INIT, drops any unread message, forgets the opener, runs the reset. */
 void hs_transport_release(HsTransport *t);
 
 /*

@@ -31,6 +31,8 @@
 #include "hostsim/hostsim-internal.h"
 #include "hostsim/hostsim-kvp-host.h"
 #include "hostsim/hostsim-kvp.h"
+#include "hostsim/hostsim-private.h"
+#include "hostsim/hostsim-vss.h"
 #include "hostsim/hostsim.h"
 
 #define DEFAULT_HOSTNAME "hvguest-vm"
@@ -39,34 +41,7 @@
 #define VMBUS_DIR "/dev/vmbus"
 #define SYSLOG_SOCKET "/dev/log"
 
-struct HostSim {
-	HostSimOptions opts;
-	char *hostname, *domain, *os_release;
-	HsEnv *env;
-	char state_dir[PATH_MAX];
-	char kvp_device[64];
-	char syslog_path[PATH_MAX];
-
-	pthread_mutex_t lock;	/* recursive; guards everything below that the FUSE thread sees */
-	pthread_cond_t cond;	/* CLOCK_MONOTONIC: transaction done, service state changed */
-	bool wake_pending;	/* the model changed; broadcast once the lock is dropped */
-	unsigned ready_waiters; /* modified under lock, read atomically */
-	pthread_mutex_t host_lock; /* the host sends one KVP transaction at a time */
-
-	HsFuse *fuse;
-	HsTransport kvp_transport;
-	HsKvpModel kvp;
-
-	int log_sock, log_fd, log_stop;
-	pthread_t log_thread;
-	bool log_thread_started;
-
-	pthread_mutex_t daemons_lock;
-	HostSimDaemon **daemons;
-	size_t n_daemons;
-};
-
-static uint64_t now_usec(void)
+uint64_t hs_now_usec(void)
 {
 	struct timespec ts;
 
@@ -74,7 +49,7 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static struct timespec to_timespec(uint64_t usec)
+struct timespec hs_to_timespec(uint64_t usec)
 {
 	return (struct timespec){ .tv_sec = (time_t)(usec / 1000000u),
 				  .tv_nsec = (long)(usec % 1000000u) * 1000L };
@@ -82,7 +57,7 @@ static struct timespec to_timespec(uint64_t usec)
 
 static uint64_t model_now(void *userdata)
 {
-	return now_usec();
+	return hs_now_usec();
 }
 
 /*
@@ -98,6 +73,11 @@ static void model_changed(void *userdata)
 }
 
 static const HsKvpModelOps kvp_model_ops = {
+	.now_usec = model_now,
+	.changed = model_changed,
+};
+
+static const HsVssModelOps vss_model_ops = {
 	.now_usec = model_now,
 	.changed = model_changed,
 };
@@ -242,6 +222,7 @@ HostSim *hostsim_free(HostSim *sim)
 	pthread_mutex_destroy(&sim->lock);
 	pthread_cond_destroy(&sim->cond);
 	pthread_mutex_destroy(&sim->host_lock);
+	pthread_mutex_destroy(&sim->vss_host_lock);
 	pthread_mutex_destroy(&sim->daemons_lock);
 	free(sim->daemons);
 	free(sim->hostname);
@@ -272,13 +253,17 @@ static int copy_options(HostSim *sim, const HostSimOptions *o)
 	sim->opts.os_release = sim->os_release;
 	if (sim->opts.kvp_timeout_usec == 0)
 		sim->opts.kvp_timeout_usec = DEFAULT_KVP_TIMEOUT_USEC;
+	if (sim->opts.vss_freeze_timeout_usec == 0)
+		sim->opts.vss_freeze_timeout_usec = HS_VSS_FREEZE_TIMEOUT_USEC;
+	if (sim->opts.vss_timeout_usec == 0)
+		sim->opts.vss_timeout_usec = HS_VSS_TIMEOUT_USEC;
 	return 0;
 }
 
 int hostsim_new(const HostSimOptions *o, HostSim **ret)
 {
 	_cleanup_(hostsim_freep) HostSim *sim = NULL;
-	HsFuseDevice devices[] = { { "hv_kvp", NULL } };
+	HsFuseDevice devices[] = { { "hv_kvp", NULL }, { "hv_vss", NULL } };
 	pthread_mutexattr_t ma;
 	pthread_condattr_t ca;
 	int n, r;
@@ -301,6 +286,7 @@ int hostsim_new(const HostSimOptions *o, HostSim **ret)
 	pthread_cond_init(&sim->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&sim->host_lock, NULL);
+	pthread_mutex_init(&sim->vss_host_lock, NULL);
 	pthread_mutex_init(&sim->daemons_lock, NULL);
 
 	r = copy_options(sim, o);
@@ -320,16 +306,21 @@ int hostsim_new(const HostSimOptions *o, HostSim **ret)
 	if (n < 0 || (size_t)n >= sizeof(sim->syslog_path))
 		return -ENAMETOOLONG;
 	(void)snprintf(sim->kvp_device, sizeof(sim->kvp_device), VMBUS_DIR "/%s", devices[0].name);
+	(void)snprintf(sim->vss_device, sizeof(sim->vss_device), VMBUS_DIR "/%s", devices[1].name);
 
 	hs_transport_init(&sim->kvp_transport, &hs_kvp_service_ops, &sim->kvp);
 	hs_kvp_init(&sim->kvp, &sim->kvp_transport, &kvp_model_ops, sim,
 		    sim->opts.kvp_timeout_usec);
+	hs_transport_init(&sim->vss_transport, &hs_vss_service_ops, &sim->vss);
+	hs_vss_init(&sim->vss, &sim->vss_transport, &vss_model_ops, sim,
+		    sim->opts.vss_freeze_timeout_usec, sim->opts.vss_timeout_usec);
 
 	r = syslog_start(sim);
 	if (r < 0)
 		return r;
 
 	devices[0].transport = &sim->kvp_transport;
+	devices[1].transport = &sim->vss_transport;
 	r = hs_fuse_start(VMBUS_DIR, devices, ELEMENTSOF(devices), &sim->lock, fuse_activity, sim,
 			  hs_env_scratch(sim->env), &sim->fuse);
 	if (r < 0)
@@ -361,15 +352,15 @@ const char *hostsim_syslog_path(HostSim *sim)
 
 int hostsim_kvp_wait_registered(HostSim *sim, unsigned min_registrations, uint64_t timeout_usec)
 {
-	uint64_t deadline = now_usec() + timeout_usec;
+	uint64_t deadline = hs_now_usec() + timeout_usec;
 	int r = 0;
 
 	pthread_mutex_lock(&sim->lock);
 	__atomic_add_fetch(&sim->ready_waiters, 1, __ATOMIC_RELEASE);
 	while (!hs_kvp_is_idle(&sim->kvp) || sim->kvp.registrations < min_registrations) {
-		struct timespec ts = to_timespec(deadline);
+		struct timespec ts = hs_to_timespec(deadline);
 
-		if (now_usec() >= deadline) {
+		if (hs_now_usec() >= deadline) {
 			r = -ETIMEDOUT;
 			break;
 		}
@@ -380,14 +371,21 @@ int hostsim_kvp_wait_registered(HostSim *sim, unsigned min_registrations, uint64
 	return r;
 }
 
-void hostsim_wait_released(HostSim *sim, uint64_t timeout_usec)
+/* The device is still held by a process of session sid (or by someone we cannot tell). */
+static bool held_by(const HsTransport *t, pid_t sid)
 {
-	uint64_t deadline = now_usec() + timeout_usec;
+	return t->open && (t->opener_sid == 0 || t->opener_sid == sid);
+}
+
+void hostsim_wait_released(HostSim *sim, pid_t sid, uint64_t timeout_usec)
+{
+	uint64_t deadline = hs_now_usec() + timeout_usec;
 
 	pthread_mutex_lock(&sim->lock);
 	__atomic_add_fetch(&sim->ready_waiters, 1, __ATOMIC_RELEASE);
-	while (sim->kvp_transport.open && now_usec() < deadline) {
-		struct timespec ts = to_timespec(deadline);
+	while ((held_by(&sim->kvp_transport, sid) || held_by(&sim->vss_transport, sid)) &&
+	       hs_now_usec() < deadline) {
+		struct timespec ts = hs_to_timespec(deadline);
 
 		(void)pthread_cond_timedwait(&sim->cond, &sim->lock, &ts);
 	}
@@ -488,20 +486,20 @@ static int transact_begin(HostSim *sim, const uint8_t *host_msg, const void *raw
 		return r;
 	}
 
-	submitted = now_usec();
+	submitted = hs_now_usec();
 	while (sim->kvp.phase != HS_KVP_HOST_DONE) {
 		uint64_t deadline = sim->kvp.deadline != 0 ? sim->kvp.deadline
 							   : submitted + sim->opts.kvp_timeout_usec;
 		struct timespec ts;
 
-		if (now_usec() >= deadline) {
+		if (hs_now_usec() >= deadline) {
 			if (sim->kvp.deadline != 0)
 				hs_kvp_tick(&sim->kvp);
 			else
 				(void)hs_kvp_host_withdraw(&sim->kvp);
 			continue;
 		}
-		ts = to_timespec(deadline);
+		ts = hs_to_timespec(deadline);
 		(void)pthread_cond_timedwait(&sim->cond, &sim->lock, &ts);
 	}
 	return 0;

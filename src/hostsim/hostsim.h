@@ -38,6 +38,10 @@ typedef struct HostSimOptions {
 
 	/* Kernel model. */
 	uint64_t kvp_timeout_usec; /* HV_UTIL_TIMEOUT, default 30 s */
+
+	/* VSS kernel model (additions). */
+	uint64_t vss_freeze_timeout_usec; /* VSS_FREEZE_TIMEOUT for FREEZE, default 900 s */
+	uint64_t vss_timeout_usec;	  /* THAW and HOT_BACKUP (HV_UTIL_TIMEOUT), default 30 s */
 } HostSimOptions;
 
 /* Addresses hostsim puts on hv0 when netns is set (the "primary NIC"). */
@@ -192,3 +196,108 @@ typedef struct HostSimFuseStats {
 	unsigned opens, reads, writes, polls, notifies, parked, interrupts;
 } HostSimFuseStats;
 void hostsim_fuse_stats(HostSim *sim, HostSimFuseStats *ret);
+
+/*
+ * ---- VSS (/dev/vmbus/hv_vss), served on the same FUSE mount as hv_kvp ----
+ *
+ * The kernel model follows hv_snapshot.c (hyperv-abi.md §6): daemon writes must be exactly
+ * 12 bytes; a REGISTER1 (129) write is answered with a 4-byte u32 129 and the service is
+ * READY once the daemon has read it (legacy REGISTER, 128: no reply, never READY); FREEZE,
+ * THAW and HOT_BACKUP reach the daemon as 12 zero bytes except the op, and fail at once with
+ * HV_E_FAIL while no daemon is registered; every other op is answered by the kernel with
+ * status 0. Each device has its own opener (EBUSY) and its own state.
+ */
+
+/* vss_hdr.operation values the host may send (enum hv_vss_op). */
+#define HOSTSIM_VSS_OP_HOT_BACKUP 2
+#define HOSTSIM_VSS_OP_GET_DM_INFO 3
+#define HOSTSIM_VSS_OP_FREEZE 5
+#define HOSTSIM_VSS_OP_THAW 6
+
+/* The emulated device node, "/dev/vmbus/hv_vss". */
+const char *hostsim_vss_device(HostSim *sim);
+
+/*
+ * One host transaction on the VSS IC with operation op; waits for the daemon's reply or the
+ * kernel's timeout (FREEZE: vss_freeze_timeout_usec, others: vss_timeout_usec; the host
+ * then sees HV_E_FAIL, the unread message stays queued and a late reply gets EINVAL).
+ * *ret_status: the IC status the host sees (the daemon's bytes 0-3, HV_E_FAIL, or 0 for
+ * ops the kernel answers itself). *ret_flags: bytes 8-11 of the daemon's reply (for
+ * HOT_BACKUP, how the daemon would qualify the backup), 0 when the daemon did not answer.
+ * NOTE: the real kernel does not forward the daemon's flags; what it does put in the host's
+ * vss_cf.flags is in HostSimVssResult.host_flags. Either pointer may be NULL. Returns 0 when
+ * the host got an answer (any status), -ECONNABORTED when hostsim_vss_fake_thaw() cancelled
+ * the transaction (the host gets no answer), -EPERM when the safety gate refused a FREEZE
+ * or THAW (see hostsim_vss_allow_freeze(); nothing was sent), or another negative errno when
+ * the simulator failed.
+ */
+int hostsim_vss_request(HostSim *sim, uint8_t op, uint32_t *ret_status, uint32_t *ret_flags);
+
+/*
+ * SAFETY GATE (test-harness.md §6): a FREEZE or THAW (also the fake THAW) is sent only if
+ * the process holding hv_vss sees, in its own /proc/<pid>/mountinfo, no filesystem that
+ * could be frozen except on block devices allowed here (major:minor, e.g. the st_rdev of a
+ * loop device the test set up), and "/" is not such a filesystem; otherwise the call fails
+ * with -EPERM and logs the offending mount. Memory, kernel-pseudo and FUSE filesystems are
+ * ignored; btrfs mounts (anonymous 0:N numbers) are matched through their source device.
+ * With nothing allowed, FREEZE/THAW reach only daemons whose mount table is free of
+ * freezable filesystems. -EINVAL for a device with major 0, -ENOSPC after 64 devices.
+ */
+int hostsim_vss_allow_freeze(HostSim *sim, dev_t device);
+
+/*
+ * Waits until a daemon holds hv_vss, has read the REGISTER1 reply, the service is READY,
+ * nothing is queued and no host transaction is in progress.
+ */
+int hostsim_vss_wait_ready(HostSim *sim, uint64_t timeout_usec);
+/* Like hostsim_vss_wait_ready() and at least min_registrations accepted in total. */
+int hostsim_vss_wait_registered(HostSim *sim, unsigned min_registrations, uint64_t timeout_usec);
+
+/* Counters of the emulated hv_vss device and its kernel model. */
+typedef struct HostSimVssStats {
+	unsigned opens; /* successful opens */
+	unsigned ebusy; /* opens refused with EBUSY */
+	unsigned releases;
+	unsigned registrations; /* REGISTER/REGISTER1 writes accepted */
+	unsigned einval_writes; /* writes refused with EINVAL (size != 12, late/unsolicited) */
+	unsigned timeouts;	/* requests the host saw fail because the daemon was late */
+	bool ready;		/* the kernel's state is READY or beyond */
+} HostSimVssStats;
+void hostsim_vss_stats(HostSim *sim, HostSimVssStats *ret);
+
+/* The VSS model's state name ("DEVICE_INIT", "READY", ...), for narration. */
+const char *hostsim_vss_state(HostSim *sim);
+
+/*
+ * Hibernation (hv_vss_pre_suspend): queues a fake THAW for the daemon with no host
+ * transaction behind it and forces READY, so that the daemon's reply write fails with
+ * EINVAL (it must thaw, close and reopen). A transaction in progress is cancelled without
+ * an answer. Returns the kernel's (ignored) send result: 0, -EINVAL (nobody holds the
+ * device) or -EFAULT (a message was still unread, and stays); -EPERM when the safety gate
+ * (hostsim_vss_allow_freeze()) refused it, in which case nothing happened.
+ */
+int hostsim_vss_fake_thaw(HostSim *sim);
+
+/* How a VSS host transaction ended. */
+typedef enum HostSimVssEnd {
+	HOSTSIM_VSS_END_REPLY,	   /* the daemon's reply was accepted */
+	HOSTSIM_VSS_END_KERNEL,	   /* answered by the kernel itself (status 0) */
+	HOSTSIM_VSS_END_NOT_READY, /* no daemon registered: HV_E_FAIL at once */
+	HOSTSIM_VSS_END_TIMEOUT,   /* the kernel timed out (HV_E_FAIL) */
+	HOSTSIM_VSS_END_RESET,	   /* the daemon released the device mid-transaction */
+	HOSTSIM_VSS_END_SENDFAIL,  /* the previous message was still unread (HV_E_FAIL) */
+	HOSTSIM_VSS_END_SUSPENDED, /* cancelled by hostsim_vss_fake_thaw() */
+	HOSTSIM_VSS_END_WITHDRAWN, /* the host gave up while the request waited in the ring */
+} HostSimVssEnd;
+
+/* Details of the last completed VSS host transaction. */
+typedef struct HostSimVssResult {
+	uint8_t op;
+	HostSimVssEnd end;
+	uint32_t status;      /* the IC status the host saw */
+	uint32_t host_flags;  /* vss_cf/dm_info.flags in the kernel's answer (see above) */
+	uint32_t reply_flags; /* bytes 8-11 of the daemon's reply; 0 without a reply */
+	uint64_t usec;	      /* from the request to the host's answer */
+} HostSimVssResult;
+/* -ENODATA before the first transaction. */
+int hostsim_vss_last_result(HostSim *sim, HostSimVssResult *ret);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "common/log.h"
@@ -21,6 +22,7 @@
 #define EXIT_USAGE 2
 #define EXIT_SETUP 3
 #define OS_RELEASE_MAX (64 * 1024)
+#define ALLOW_FREEZE_MAX 16
 
 /* Set by SIGINT/SIGTERM; the scenario stops between commands. */
 static volatile sig_atomic_t interrupted;
@@ -36,12 +38,13 @@ static void help(FILE *out)
 	      "       hv-hostsim --help | --version\n"
 	      "\n"
 	      "Runs DAEMON (e.g. /usr/sbin/hv_kvp_daemon -n) inside private namespaces against a\n"
-	      "simulated Hyper-V host and guest kernel (/dev/vmbus/hv_kvp served over FUSE), "
-	      "waits\n"
-	      "until it registered, then plays the scenario script. Needs root and /dev/fuse.\n"
-	      "In ARGS, @STATE@ becomes the state directory and @DEVICE@ the device path.\n"
+	      "simulated Hyper-V host and guest kernel (/dev/vmbus/hv_kvp and hv_vss served over\n"
+	      "FUSE), waits until it registered on the --service device, then plays the scenario\n"
+	      "script. Needs root and /dev/fuse. In ARGS, @STATE@ becomes the state directory and\n"
+	      "@DEVICE@ the --service device path.\n"
 	      "\n"
 	      "Options:\n"
+	      "  --service kvp|vss    the daemon serves hv_kvp (default) or hv_vss\n"
 	      "  --netns              new network namespace: veth hv0 (MAC " HOSTSIM_MAC ",\n"
 	      "                       " HOSTSIM_IPV4 "/24, " HOSTSIM_IPV6
 	      "/64, default via " HOSTSIM_IPV4_GW ")\n"
@@ -54,6 +57,15 @@ static void help(FILE *out)
 	      "  --hostname NAME      guest hostname (default hvguest-vm)\n"
 	      "  --domain NAME        domain in /etc/hosts (default example.test)\n"
 	      "  --timeout SEC        kernel KVP timeout, HV_UTIL_TIMEOUT (default 30)\n"
+	      "  --vss-timeout SEC    kernel VSS timeout for THAW and HOT_BACKUP (default 30)\n"
+	      "  --vss-freeze-timeout SEC\n"
+	      "                       kernel VSS timeout for FREEZE (default 900)\n"
+	      "  --allow-freeze DEV   block device (a test loop device) that FREEZE/THAW may "
+	      "reach;\n"
+	      "                       repeatable. FREEZE and THAW are refused unless every\n"
+	      "                       freezable filesystem the daemon can see is on such a device\n"
+	      "                       and none is its \"/\": run VSS daemons in a jail, never\n"
+	      "                       against this machine's filesystems\n"
 	      "  --state-dir DIR      state directory for @STATE@ and append-pool1\n"
 	      "                       (default: <scratch>/state)\n"
 	      "  --script FILE|-      scenario script (default: standard input)\n"
@@ -136,6 +148,9 @@ static char *read_small_file(const char *path)
 
 typedef struct Args {
 	HostSimOptions opts;
+	ScenarioService service;
+	dev_t allow_freeze[ALLOW_FREEZE_MAX];
+	size_t n_allow_freeze;
 	const char *script;
 	const char *state_dir;
 	const char *os_release_file;
@@ -155,6 +170,10 @@ static int parse_args(int argc, char *argv[], Args *a)
 		ARG_STATE_DIR,
 		ARG_SCRIPT,
 		ARG_SHOW_LOG,
+		ARG_SERVICE,
+		ARG_VSS_TIMEOUT,
+		ARG_VSS_FREEZE_TIMEOUT,
+		ARG_ALLOW_FREEZE,
 	};
 	static const struct option options[] = {
 		{ "netns", no_argument, NULL, ARG_NETNS },
@@ -166,6 +185,10 @@ static int parse_args(int argc, char *argv[], Args *a)
 		{ "state-dir", required_argument, NULL, ARG_STATE_DIR },
 		{ "script", required_argument, NULL, ARG_SCRIPT },
 		{ "show-log", no_argument, NULL, ARG_SHOW_LOG },
+		{ "service", required_argument, NULL, ARG_SERVICE },
+		{ "vss-timeout", required_argument, NULL, ARG_VSS_TIMEOUT },
+		{ "vss-freeze-timeout", required_argument, NULL, ARG_VSS_FREEZE_TIMEOUT },
+		{ "allow-freeze", required_argument, NULL, ARG_ALLOW_FREEZE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -175,6 +198,7 @@ static int parse_args(int argc, char *argv[], Args *a)
 	/* argv[0] is "run"; stop at the first non-option (the daemon). */
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+vh", options, NULL)) >= 0) {
+		struct stat st;
 		char *end;
 		double t;
 
@@ -195,12 +219,40 @@ static int parse_args(int argc, char *argv[], Args *a)
 			a->opts.domain = optarg;
 			break;
 		case ARG_TIMEOUT:
+		case ARG_VSS_TIMEOUT:
+		case ARG_VSS_FREEZE_TIMEOUT:
 			t = strtod(optarg, &end);
 			if (*end || !(t > 0) || t > 86400) {
-				log_error("Invalid --timeout '%s'.", optarg);
+				log_error("Invalid timeout '%s'.", optarg);
 				return -EINVAL;
 			}
-			a->opts.kvp_timeout_usec = (uint64_t)(t * 1e6);
+			if (c == ARG_TIMEOUT)
+				a->opts.kvp_timeout_usec = (uint64_t)(t * 1e6);
+			else if (c == ARG_VSS_TIMEOUT)
+				a->opts.vss_timeout_usec = (uint64_t)(t * 1e6);
+			else
+				a->opts.vss_freeze_timeout_usec = (uint64_t)(t * 1e6);
+			break;
+		case ARG_SERVICE:
+			a->service = scenario_service_from_string(optarg);
+			if (a->service < 0) {
+				log_error("Invalid --service '%s' (kvp or vss).", optarg);
+				return -EINVAL;
+			}
+			break;
+		case ARG_ALLOW_FREEZE:
+			/* Resolved now: the simulated guest gets a private /dev without it. */
+			if (stat(optarg, &st) < 0)
+				return log_error_errno(errno, "Cannot stat '%s': %m", optarg);
+			if (!S_ISBLK(st.st_mode)) {
+				log_error("--allow-freeze '%s' is not a block device.", optarg);
+				return -EINVAL;
+			}
+			if (a->n_allow_freeze >= ALLOW_FREEZE_MAX) {
+				log_error("Too many --allow-freeze devices.");
+				return -EINVAL;
+			}
+			a->allow_freeze[a->n_allow_freeze++] = st.st_rdev;
 			break;
 		case ARG_STATE_DIR:
 			a->state_dir = optarg;
@@ -238,6 +290,7 @@ static int run(int argc, char *argv[])
 	ScenarioEnv env = { .out = stdout, .interrupted = &interrupted };
 	Args a = {};
 	FILE *script;
+	const char *device;
 	char **dargv;
 	size_t n;
 	int r, failures;
@@ -274,6 +327,15 @@ static int run(int argc, char *argv[])
 		log_error_errno(r, "Failed to set up the simulated guest: %m");
 		return EXIT_SETUP;
 	}
+	for (size_t i = 0; i < a.n_allow_freeze; i++) {
+		r = hostsim_vss_allow_freeze(sim, a.allow_freeze[i]);
+		if (r < 0) {
+			log_error_errno(r, "Failed to allow a device for FREEZE: %m");
+			return EXIT_SETUP;
+		}
+	}
+	device = a.service == SCENARIO_SERVICE_VSS ? hostsim_vss_device(sim)
+						   : hostsim_kvp_device(sim);
 
 	for (n = 0; a.daemon_argv[n]; n++)
 		;
@@ -284,8 +346,7 @@ static int run(int argc, char *argv[])
 	}
 	for (size_t i = 0; i < n; i++) {
 		dargv[i] = substitute(a.daemon_argv[i],
-				      a.state_dir ? a.state_dir : hostsim_state_dir(sim),
-				      hostsim_kvp_device(sim));
+				      a.state_dir ? a.state_dir : hostsim_state_dir(sim), device);
 		if (!dargv[i]) {
 			strv_free(dargv);
 			log_oom();
@@ -294,12 +355,13 @@ static int run(int argc, char *argv[])
 	}
 
 	env.sim = sim;
+	env.service = a.service;
 	env.daemon_argv = dargv;
 	env.pool_dir = a.state_dir ? a.state_dir : hostsim_state_dir(sim);
 
 	printf("hv-hostsim: guest \"%s\" with %s, scratch %s%s%s\n",
-	       a.opts.hostname ? a.opts.hostname : "hvguest-vm", hostsim_kvp_device(sim),
-	       hostsim_scratch_dir(sim), a.opts.netns ? ", network hv0 " HOSTSIM_MAC : "",
+	       a.opts.hostname ? a.opts.hostname : "hvguest-vm", device, hostsim_scratch_dir(sim),
+	       a.opts.netns ? ", network hv0 " HOSTSIM_MAC : "",
 	       a.opts.tmpfs_var_lib ? ", tmpfs /var/lib" : "");
 	printf("guest> starting");
 	for (size_t i = 0; dargv[i]; i++)
