@@ -210,13 +210,6 @@ static int read_image(int fd, uint8_t **ret, size_t *ret_size, size_t *ret_dropp
 	return 0;
 }
 
-static bool record_is_hole(const uint8_t *p)
-{
-	static const uint8_t zero[KVP_RECORD_SIZE];
-
-	return memcmp(p, zero, RECORD_SIZE) == 0;
-}
-
 int ctl_pool_read(int dir_fd, KvpPoolId pool, uint64_t timeout_usec, CtlPoolView *ret)
 {
 	const char *name = ctl_pool_file_name(pool);
@@ -244,14 +237,12 @@ int ctl_pool_read(int dir_fd, KvpPoolId pool, uint64_t timeout_usec, CtlPoolView
 		return r;
 	fd = safe_close(fd); /* unlock as soon as the bytes are in memory */
 
-	for (size_t i = 0; i < size / RECORD_SIZE; i++)
-		if (record_is_hole(data + i * RECORD_SIZE))
-			v.n_holes++;
 	r = kvp_records_parse(data, size, &v.records, &v.n, &v.stats);
 	if (r < 0)
 		return r;
-	/* Holes have an empty key, which the parser counts as skipped: they are not damage. */
-	v.stats.n_skipped -= MIN(v.n_holes, v.stats.n_skipped);
+	/* The parser counts holes apart; stats keep damage only (watch compares them). */
+	v.n_holes = v.stats.n_holes;
+	v.stats.n_holes = 0;
 	v.stats.n_dropped = dropped;
 	v.exists = true;
 	*ret = v;

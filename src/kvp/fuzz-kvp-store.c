@@ -6,6 +6,7 @@
  * padded, non-empty key, valid UTF-8, a prefix of what the file held, in file order. A
  * parsed pool written back parses to itself with nothing to repair.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,18 +47,27 @@ static void check_origin(const char *parsed, size_t len, const char *raw, size_t
 		CHECK(len >= size - 4); /* cut to 511 / 2047 bytes, minus a split character */
 }
 
+/* A hole (a record hvctl deleted) is exactly an all-zero record. */
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	KvpRecord *v = NULL, *again = NULL;
 	KvpParseStats st, st2;
-	size_t n, n2, j = 0;
+	size_t n, n2, j = 0, holes = 0;
 
 	if (kvp_records_parse(data, size, &v, &n, &st) < 0)
 		return 0; /* -ENOMEM */
 
 	CHECK(st.trailing_bytes == size % KVP_RECORD_SIZE);
-	CHECK(n + st.n_skipped == size / KVP_RECORD_SIZE);
+	CHECK(n + st.n_skipped + st.n_holes == size / KVP_RECORD_SIZE);
 	CHECK(st.n_capped <= n);
 	CHECK(st.n_dropped == 0);
 	CHECK((n == 0) == (v == NULL));
@@ -68,6 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t klen, vlen;
 
 		memcpy(&raw, data + i * KVP_RECORD_SIZE, sizeof(raw));
+		if (all_zero(data + i * KVP_RECORD_SIZE, KVP_RECORD_SIZE))
+			holes++;
 		if (kvp_record_sanitize(&raw) < 0)
 			continue;
 		CHECK(j < n);
@@ -83,11 +95,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		j++;
 	}
 	CHECK(j == n);
+	CHECK(holes == st.n_holes);
 
 	/* What we would write back is a fixed point of the parser. */
 	CHECK(kvp_records_parse(v, n * KVP_RECORD_SIZE, &again, &n2, &st2) == 0);
 	CHECK(n2 == n);
-	CHECK(st2.n_capped == 0 && st2.n_skipped == 0 && st2.trailing_bytes == 0);
+	CHECK(st2.n_capped == 0 && st2.n_skipped == 0 && st2.n_holes == 0 &&
+	      st2.trailing_bytes == 0);
 	CHECK(n == 0 || memcmp(again, v, n * KVP_RECORD_SIZE) == 0);
 
 	free(again);

@@ -1,18 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * KVP pool store: parsing of pool file images, the in-memory pools, change detection by
- * stat(), locked reads with a bounded wait, and atomic replacement of the owned pools.
+ * KVP pool store: the pool files and their in-memory versions, change detection by stat(),
+ * locked reads with a bounded wait, and atomic replacement of the owned pools.
  *
- * Memory model: a pool in memory is a Version, a compact copy of its records: the strings,
- * NUL-terminated, packed in one growable arena, plus an array of (offset, length, hash)
- * entries in file order; about 16 bytes per record on top of the strings themselves, against
- * 2,560 in the file. Versions are reference counted (under s->mutex). The pool's live version
- * is changed in place only while nothing else refers to it; an enumeration snapshot and a
- * flush in progress take a reference instead of a copy, which makes the version immutable:
- * the next change then works on a compacted copy (copy-on-write), installed by a pointer
- * swap. Only the manager thread changes versions and the live pointers; kvp_store_flush()
- * only takes and drops references, and writes the file from its referenced version without
- * holding the mutex, so a host request never waits for the disk or for a pool-sized copy.
+ * Each pool in memory is a compact copy-on-write version (kvp-store-version.h). Only the
+ * manager thread changes versions and the live pointers; kvp_store_flush() only takes and
+ * drops references, and writes the file from its referenced version without holding the
+ * mutex, so a host request never waits for the disk or for a pool-sized copy.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,83 +18,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
 #include "common/log.h"
+#include "kvp/kvp-store-version.h"
 #include "kvp/kvp-store.h"
-
-_Static_assert(sizeof(KvpRecord) == KVP_RECORD_SIZE, "in-memory record must match the file");
-/*
- * Arena offsets are 32-bit: a full pool of maximal records is 80 MiB of strings, and
- * compaction keeps garbage below a third of that (plus a record).
- */
-_Static_assert(UINT64_C(2) * KVP_POOL_MAX_RECORDS * KVP_RECORD_SIZE < UINT32_MAX,
-	       "arena offsets must fit 32 bits");
 
 /* Temporary files must never match ".kvp_pool*": validation suites check the directory. */
 #define POOL_TMP_PREFIX ".hvguest-tmp-"
 #define POOL_DEFAULT_MODE 0644
-/* Records per read() when loading and per writev() when flushing: 160 KiB of file per call. */
-#define IO_CHUNK_RECORDS 64u
-/* An arena is compacted once at least this much and a quarter of it is unreferenced. */
-#define ARENA_GARBAGE_MIN 4096u
-/*
- * Entry arrays, arenas and read buffers from this size on get a private mapping of their
- * own: growing one is an mremap() without copying, and freeing or shrinking one gives its
- * pages back at once. Heap blocks that size would leave holes as versions are copied and
- * dropped, and the heap keeps its holes resident. Under AddressSanitizer everything stays
- * on the heap, where overflows are caught.
- */
-#if defined(__SANITIZE_ADDRESS__) /* gcc */
-#define BLOCK_MAP_MIN SIZE_MAX
-#elif defined(__has_feature) /* clang */
-#if __has_feature(address_sanitizer)
-#define BLOCK_MAP_MIN SIZE_MAX
-#endif
-#endif
-#ifndef BLOCK_MAP_MIN
-#define BLOCK_MAP_MIN (64u * 1024u)
-#endif
-
-/* One record of a version; both strings are NUL-terminated in the version's arena. */
-typedef struct Entry {
-	uint32_t key;	    /* arena offset of the key */
-	uint32_t value;	    /* arena offset of the value */
-	uint32_t hash;	    /* of the key: a lookup compares strings only on a likely match */
-	uint16_t key_len;   /* bytes without the NUL, < KVP_KEY_SIZE */
-	uint16_t value_len; /* bytes without the NUL, < KVP_VALUE_SIZE */
-} Entry;
-
-/*
- * One state of a pool's records, in file order. refs counts the pool's live pointer, an
- * enumeration snapshot and flushes in progress; it changes only under s->mutex, and a
- * version with refs > 1 is immutable.
- */
-typedef struct Version {
-	unsigned refs;
-	Entry *e;
-	size_t n, n_cap; /* entries used / allocated */
-	char *arena;
-	size_t used, cap; /* arena bytes used / allocated */
-	size_t garbage;	  /* arena bytes no entry refers to (replaced values, removed records) */
-} Version;
 
 typedef struct Pool {
 	KvpPoolId id;
 	char name[16]; /* ".kvp_pool_N" */
 	mode_t mode;
 	/* What requests see: never NULL after open. Replaced under s->mutex. */
-	Version *live;
+	KvpVersion *live;
 	/*
 	 * The version the enumeration in progress started on (a reference), or NULL: dropped at
 	 * the next position 0 or at the end.
 	 */
-	Version *snap;
+	KvpVersion *snap;
 	/* Identity of the file live came from (or we wrote last); have_file false = no file. */
 	bool have_file;
 	struct stat file_st;
@@ -118,510 +59,13 @@ struct KvpStore {
 	/* Version refs; owned pools: live, generation, flushed, writing, file_st, have_file. */
 	pthread_mutex_t mutex;
 	Pool pools[_KVP_POOL_MAX];
-	/*
-	 * The last version a flush released while its pool was being changed, emptied and kept
-	 * for the next copy-on-write: its pages are mapped already, fresh ones cost the manager
-	 * thread a fault each (~100 us per 80 KiB in some VMs). Freed once a flush finds its
-	 * pool quiet, so an idle store holds one copy of each pool only. Under mutex.
-	 */
-	Version *spare;
+	/* vr.mutex points to mutex; vr.spare is freed once a flush finds its pool quiet. */
+	KvpVersionRefs vr;
 };
 
 static bool pool_is_owned(KvpPoolId id)
 {
 	return id == KVP_POOL_EXTERNAL || id == KVP_POOL_AUTO_EXTERNAL;
-}
-
-/*
- * Maps the pages of a large fresh allocation in one call: a fault per 4 KiB page costs up to
- * 10 us in some VMs, which would dominate loading a 5,000-record pool. Best effort.
- */
-static void prefault(void *p, size_t len)
-{
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
-	uintptr_t end = ((uintptr_t)p + len) & ~(page - 1);
-
-	if (len >= 64 * 1024 && end > start)
-		(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
-}
-
-/* The capacity a block of at least size bytes really gets: mappings are whole pages. */
-static size_t block_size(size_t size)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-	return size < BLOCK_MAP_MIN ? size : (size + page - 1) & ~(page - 1);
-}
-
-/* Frees a block of capacity cap (as returned by block_size()). NULL is fine. */
-static void block_free(void *p, size_t cap)
-{
-	if (!p)
-		return;
-	if (cap >= BLOCK_MAP_MIN)
-		(void)munmap(p, cap);
-	else
-		free(p);
-}
-
-/*
- * Resizes a block (p NULL: allocates one) from capacity cap to new_cap > 0, both from
- * block_size(), keeping the first MIN(cap, new_cap) bytes. NULL on failure, p untouched.
- */
-static void *block_resize(void *p, size_t cap, size_t new_cap)
-{
-	void *n;
-
-	if (p && cap >= BLOCK_MAP_MIN && new_cap >= BLOCK_MAP_MIN) {
-		n = mremap(p, cap, new_cap, MREMAP_MAYMOVE);
-		return n == MAP_FAILED ? NULL : n;
-	}
-	if (cap < BLOCK_MAP_MIN && new_cap < BLOCK_MAP_MIN)
-		return realloc(p, new_cap);
-	if (new_cap >= BLOCK_MAP_MIN) {
-		n = mmap(NULL, new_cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (n == MAP_FAILED)
-			return NULL;
-	} else {
-		n = malloc(new_cap);
-		if (!n)
-			return NULL;
-	}
-	if (p)
-		memcpy(n, p, MIN(cap, new_cap));
-	block_free(p, cap);
-	return n;
-}
-
-/*
- * Bounds one field without changing it: *ret_len is the length to keep. 0 if
- * NUL-terminated, 1 if it has to be cut, -EILSEQ if not UTF-8.
- */
-static int field_bound(const char *f, size_t size, size_t *ret_len)
-{
-	size_t len = strnlen(f, size);
-	int capped = 0;
-
-	if (len == size) {
-		/*
-		 * No NUL: keep size - 1 bytes, minus a character the cut would split. A split
-		 * character shows as continuation bytes (10xxxxxx) at the cut, at most 3.
-		 */
-		len = size - 1;
-		for (unsigned k = 0; k < 3 && len > 0 && ((unsigned char)f[len] & 0xc0) == 0x80;
-		     k++)
-			len--;
-		capped = 1;
-	}
-	*ret_len = len;
-	if (!utf8_is_valid(f, len))
-		return -EILSEQ;
-	return capped;
-}
-
-/* kvp_record_sanitize() without the writing: the lengths a sanitised copy would have. */
-static int record_bound(const KvpRecord *r, size_t *ret_klen, size_t *ret_vlen)
-{
-	int rk, rv;
-
-	rk = field_bound(r->key, sizeof(r->key), ret_klen);
-	rv = field_bound(r->value, sizeof(r->value), ret_vlen);
-	if (rk < 0)
-		return rk;
-	if (rv < 0)
-		return rv;
-	if (*ret_klen == 0)
-		return -EBADMSG;
-	return rk | rv;
-}
-
-int kvp_record_sanitize(KvpRecord *r)
-{
-	size_t klen, vlen;
-	int r_bound;
-
-	r_bound = record_bound(r, &klen, &vlen);
-	/* Zero everything after the strings so no junk is ever served or written back. */
-	memset(r->key + klen, 0, sizeof(r->key) - klen);
-	memset(r->value + vlen, 0, sizeof(r->value) - vlen);
-	return r_bound;
-}
-
-/* Sanitises v[0..n) in place, dropping bad records and keeping order. Returns the new n. */
-static size_t records_sanitize_all(KvpRecord *v, size_t n, KvpParseStats *stats)
-{
-	size_t j = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int r = kvp_record_sanitize(&v[i]);
-
-		if (r < 0) {
-			stats->n_skipped++;
-			continue;
-		}
-		if (r > 0)
-			stats->n_capped++;
-		if (j != i)
-			memcpy(&v[j], &v[i], sizeof(KvpRecord));
-		j++;
-	}
-	return j;
-}
-
-int kvp_records_parse(const void *data, size_t size, KvpRecord **ret, size_t *ret_n,
-		      KvpParseStats *ret_stats)
-{
-	KvpParseStats stats = { .trailing_bytes = size % KVP_RECORD_SIZE };
-	size_t n = size / KVP_RECORD_SIZE;
-	KvpRecord *v = NULL;
-
-	if (n > 0) {
-		v = malloc(n * KVP_RECORD_SIZE);
-		if (!v)
-			return -ENOMEM;
-		prefault(v, n * KVP_RECORD_SIZE);
-		memcpy(v, data, n * KVP_RECORD_SIZE);
-		n = records_sanitize_all(v, n, &stats);
-		if (n == 0) {
-			free(v);
-			v = NULL;
-		}
-	}
-	*ret = v;
-	*ret_n = n;
-	if (ret_stats)
-		*ret_stats = stats;
-	return 0;
-}
-
-/* --- versions --- */
-
-/* FNV-1a, 32 bits: cheap, and good enough to make false matches rare. */
-static uint32_t key_hash(const char *key, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)key[i]) * 16777619u;
-	return h;
-}
-
-static Version *version_free(Version *v)
-{
-	if (!v)
-		return NULL;
-	block_free(v->e, v->n_cap * sizeof(Entry));
-	block_free(v->arena, v->cap);
-	free(v);
-	return NULL;
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(Version *, version_free);
-
-static Version *version_new(void)
-{
-	Version *v = calloc(1, sizeof(*v));
-
-	if (v)
-		v->refs = 1;
-	return v;
-}
-
-/* Room for want entries; grows by half, so n appends cost O(n). */
-static int entries_reserve(Version *v, size_t want, bool populate)
-{
-	size_t cap;
-	Entry *e;
-
-	if (want <= v->n_cap)
-		return 0;
-	cap = MAX(want, MAX(v->n_cap + v->n_cap / 2, (size_t)16));
-	cap = block_size(cap * sizeof(Entry)) / sizeof(Entry);
-	e = block_resize(v->e, v->n_cap * sizeof(Entry), cap * sizeof(Entry));
-	if (!e)
-		return -ENOMEM;
-	if (populate)
-		prefault(e + v->n_cap, (cap - v->n_cap) * sizeof(Entry));
-	v->e = e;
-	v->n_cap = cap;
-	return 0;
-}
-
-/*
- * Room for extra more arena bytes. Loads double (populate: their pages are mapped in one
- * call, the excess is returned by version_shrink()); later growth is by a quarter, so
- * an idle pool carries little unused space.
- */
-static int arena_reserve(Version *v, size_t extra, bool populate)
-{
-	size_t cap;
-	char *a;
-
-	if (v->used + extra <= v->cap)
-		return 0;
-	cap = MAX(v->used + extra, MAX(populate ? v->cap * 2 : v->cap + v->cap / 4, (size_t)1024));
-	cap = block_size(cap);
-	a = block_resize(v->arena, v->cap, cap);
-	if (!a)
-		return -ENOMEM;
-	if (populate)
-		prefault(a + v->cap, cap - v->cap);
-	v->arena = a;
-	v->cap = cap;
-	return 0;
-}
-
-/* Copies s[0..len) and a NUL into reserved arena space; returns its offset. */
-static uint32_t arena_push(Version *v, const char *s, size_t len)
-{
-	uint32_t off = (uint32_t)v->used;
-
-	memcpy(v->arena + off, s, len);
-	v->arena[off + len] = '\0';
-	v->used += len + 1;
-	return off;
-}
-
-/* Appends a record; space must be reserved (one entry, klen + vlen + 2 bytes). */
-static void version_push(Version *v, const char *key, size_t klen, uint32_t hash, const char *value,
-			 size_t vlen)
-{
-	Entry *e = &v->e[v->n++];
-
-	e->key = arena_push(v, key, klen);
-	e->value = arena_push(v, value, vlen);
-	e->hash = hash;
-	e->key_len = (uint16_t)klen;
-	e->value_len = (uint16_t)vlen;
-}
-
-static int version_append(Version *v, const char *key, size_t klen, uint32_t hash,
-			  const char *value, size_t vlen, bool populate)
-{
-	int r;
-
-	r = entries_reserve(v, v->n + 1, populate);
-	if (r >= 0)
-		r = arena_reserve(v, klen + vlen + 2, populate);
-	if (r < 0)
-		return r;
-	version_push(v, key, klen, hash, value, vlen);
-	return 0;
-}
-
-/* Gives back what a load over-allocated. Best effort: a failing resize keeps the block. */
-static void version_shrink(Version *v)
-{
-	size_t n_cap = block_size(v->n * sizeof(Entry)) / sizeof(Entry), cap = block_size(v->used);
-
-	if (v->n == 0) {
-		block_free(v->e, v->n_cap * sizeof(Entry));
-		v->e = NULL;
-		v->n_cap = 0;
-	} else if (n_cap < v->n_cap) {
-		Entry *e = block_resize(v->e, v->n_cap * sizeof(Entry), n_cap * sizeof(Entry));
-
-		if (e) {
-			v->e = e;
-			v->n_cap = n_cap;
-		}
-	}
-	if (v->used == 0) {
-		block_free(v->arena, v->cap);
-		v->arena = NULL;
-		v->cap = 0;
-	} else if (cap < v->cap) {
-		char *a = block_resize(v->arena, v->cap, cap);
-
-		if (a) {
-			v->arena = a;
-			v->cap = cap;
-		}
-	}
-}
-
-static bool entry_is(const Version *v, const Entry *e, const char *key, size_t klen, uint32_t hash)
-{
-	return e->hash == hash && e->key_len == klen && memcmp(v->arena + e->key, key, klen) == 0;
-}
-
-/* Index of the last record with key among the first n, or -1. */
-static ssize_t version_find_last(const Version *v, size_t n, const char *key, size_t klen,
-				 uint32_t hash)
-{
-	for (size_t i = n; i-- > 0;)
-		if (entry_is(v, &v->e[i], key, klen, hash))
-			return (ssize_t)i;
-	return -1;
-}
-
-/* Removes every record with key except e[keep] (keep = -1: all). Returns how many went. */
-static size_t version_remove(Version *v, const char *key, size_t klen, uint32_t hash, ssize_t keep)
-{
-	size_t j = 0, removed = 0;
-
-	for (size_t i = 0; i < v->n; i++) {
-		if ((ssize_t)i != keep && entry_is(v, &v->e[i], key, klen, hash)) {
-			v->garbage += v->e[i].key_len + v->e[i].value_len + 2u;
-			removed++;
-			continue;
-		}
-		if (j != i)
-			v->e[j] = v->e[i];
-		j++;
-	}
-	v->n = j;
-	return removed;
-}
-
-/*
- * A private copy of v with only the strings its entries refer to, plus a little room for
- * the change it is made for, in the spare version if there is one. Only reads v, so v may
- * be shared meanwhile.
- */
-static int version_clone(KvpStore *s, const Version *v, Version **ret)
-{
-	_cleanup_(version_freep) Version *c = NULL;
-	size_t live = v->used - v->garbage, want = live + live / 16 + KVP_RECORD_SIZE;
-	int r;
-
-	/* Not a much bigger one: a small pool would keep all of it. */
-	assert_se(pthread_mutex_lock(&s->mutex) == 0);
-	if (s->spare && s->spare->cap / 2 <= want && s->spare->n_cap / 2 <= v->n + 1)
-		c = TAKE_PTR(s->spare);
-	assert_se(pthread_mutex_unlock(&s->mutex) == 0);
-	if (!c) {
-		c = version_new();
-		if (!c)
-			return -ENOMEM;
-	}
-	r = entries_reserve(c, v->n + 1, false);
-	if (r >= 0)
-		r = arena_reserve(c, want, false);
-	if (r < 0)
-		return r;
-	/* One call maps the pages the copy writes, if they are fresh. */
-	prefault(c->arena, live);
-	for (size_t i = 0; i < v->n; i++) {
-		const Entry *e = &v->e[i];
-
-		version_push(c, v->arena + e->key, e->key_len, e->hash, v->arena + e->value,
-			     e->value_len);
-	}
-	*ret = TAKE_PTR(c);
-	return 0;
-}
-
-/*
- * Gives record i (-1: a new one at the end) the value and removes the key's duplicates.
- * All or nothing: on -ENOMEM v is unchanged.
- */
-static int version_set(Version *v, ssize_t i, const char *key, size_t klen, uint32_t hash,
-		       const char *value, size_t vlen, size_t *ret_dups)
-{
-	Entry *e;
-	int r;
-
-	*ret_dups = 0;
-	if (i < 0)
-		/* Not present, so no duplicates either. */
-		return version_append(v, key, klen, hash, value, vlen, false);
-
-	e = &v->e[i];
-	if (vlen <= e->value_len) {
-		/* In place, so the host's order is kept; the shorter tail becomes garbage. */
-		memcpy(v->arena + e->value, value, vlen);
-		v->arena[e->value + vlen] = '\0';
-		v->garbage += e->value_len - vlen;
-	} else {
-		r = arena_reserve(v, vlen + 1, false);
-		if (r < 0)
-			return r;
-		v->garbage += e->value_len + 1u;
-		e->value = arena_push(v, value, vlen);
-	}
-	e->value_len = (uint16_t)vlen;
-	*ret_dups = version_remove(v, key, klen, hash, i);
-	return 0;
-}
-
-/* Worth copying into a compact arena rather than growing it further. */
-static bool version_wasteful(const Version *v)
-{
-	return v->garbage >= ARENA_GARBAGE_MIN && v->garbage * 4 > v->used;
-}
-
-static Version *version_ref(KvpStore *s, Version *v)
-{
-	assert_se(pthread_mutex_lock(&s->mutex) == 0);
-	v->refs++;
-	assert_se(pthread_mutex_unlock(&s->mutex) == 0);
-	return v;
-}
-
-/*
- * Drops a flush's reference. If it was the last one (the pool was changed meanwhile), the
- * version becomes the spare for the next copy-on-write, replacing an older spare.
- */
-static void version_unref_recycle(KvpStore *s, Version *v)
-{
-	Version *drop = NULL;
-
-	assert_se(pthread_mutex_lock(&s->mutex) == 0);
-	if (--v->refs == 0) {
-		*v = (Version){
-			.refs = 1, .e = v->e, .n_cap = v->n_cap, .arena = v->arena, .cap = v->cap
-		};
-		drop = s->spare;
-		s->spare = v;
-	}
-	assert_se(pthread_mutex_unlock(&s->mutex) == 0);
-	version_free(drop);
-}
-
-/* Drops a reference; the last one frees the version (outside the mutex). NULL is fine. */
-static Version *version_unref(KvpStore *s, Version *v)
-{
-	bool last;
-
-	if (!v)
-		return NULL;
-	assert_se(pthread_mutex_lock(&s->mutex) == 0);
-	last = --v->refs == 0;
-	assert_se(pthread_mutex_unlock(&s->mutex) == 0);
-	if (last)
-		version_free(v);
-	return NULL;
-}
-
-/*
- * Writes a version in the file format: per record, key, zeros to 512 bytes, value, zeros
- * to 2048 bytes, gathered straight from the arena, IO_CHUNK_RECORDS records per writev().
- * Nothing pool-sized is ever built in memory.
- */
-static int version_write(int fd, void *userdata)
-{
-	static const char zeros[KVP_VALUE_SIZE];
-	const Version *v = userdata;
-	struct iovec iov[IO_CHUNK_RECORDS * 4];
-
-	for (size_t i = 0; i < v->n;) {
-		size_t k = 0;
-		int r;
-
-		for (; i < v->n && k < ELEMENTSOF(iov); i++) {
-			const Entry *e = &v->e[i];
-
-			iov[k++] = (struct iovec){ v->arena + e->key, e->key_len };
-			iov[k++] = (struct iovec){ (void *)zeros, KVP_KEY_SIZE - e->key_len };
-			iov[k++] = (struct iovec){ v->arena + e->value, e->value_len };
-			iov[k++] = (struct iovec){ (void *)zeros, KVP_VALUE_SIZE - e->value_len };
-		}
-		r = loop_writev(fd, iov, k);
-		if (r < 0)
-			return r;
-	}
-	return 0;
 }
 
 static uint64_t now_usec(void)
@@ -685,62 +129,18 @@ static bool file_unchanged(const Pool *p, bool exists, const struct stat *st)
 }
 
 /*
- * Reads records from fd to EOF or to KVP_POOL_MAX_RECORDS, buf_records at a time into buf,
- * and appends the sound ones to v, sanitised as kvp_records_parse() would.
+ * Reads a pool file under a shared lock into a compact version, a chunk at a time: the file
+ * image never exists in memory as a whole. *ret_st is the file's identity when locked,
+ * before reading: if an unlocked appender adds records meanwhile, the next stat check sees
+ * the difference.
  */
-static int version_read(Version *v, int fd, KvpRecord *buf, size_t buf_records,
-			KvpParseStats *stats)
-{
-	size_t records = 0;
-	int r;
-
-	for (;;) {
-		size_t want = MIN(buf_records, KVP_POOL_MAX_RECORDS - records), got;
-		ssize_t k = loop_read(fd, buf, want * KVP_RECORD_SIZE);
-
-		if (k < 0)
-			return (int)k;
-		got = (size_t)k / KVP_RECORD_SIZE;
-		for (size_t j = 0; j < got; j++) {
-			size_t klen, vlen;
-
-			r = record_bound(&buf[j], &klen, &vlen);
-			if (r < 0) {
-				stats->n_skipped++;
-				continue;
-			}
-			if (r > 0)
-				stats->n_capped++;
-			r = version_append(v, buf[j].key, klen, key_hash(buf[j].key, klen),
-					   buf[j].value, vlen, true);
-			if (r < 0)
-				return r;
-		}
-		records += got;
-		if ((size_t)k < want * KVP_RECORD_SIZE) {
-			stats->trailing_bytes = (size_t)k % KVP_RECORD_SIZE; /* EOF */
-			return 0;
-		}
-		if (records == KVP_POOL_MAX_RECORDS)
-			return 0;
-	}
-}
-
-/*
- * Reads a pool file under a shared lock into a compact version, IO_CHUNK_RECORDS records
- * at a time: the file image never exists in memory as a whole. *ret_st is the file's
- * identity when locked, before reading: if an unlocked appender adds records meanwhile,
- * the next stat check sees the difference.
- */
-static int pool_read(KvpStore *s, const Pool *p, Version **ret, struct stat *ret_st,
+static int pool_read(KvpStore *s, const Pool *p, KvpVersion **ret, struct stat *ret_st,
 		     KvpParseStats *ret_stats)
 {
 	_cleanup_close_ int fd = -EBADF;
-	_cleanup_(version_freep) Version *v = NULL;
 	KvpParseStats stats = { 0 };
-	size_t total, chunk, buf_cap;
+	size_t total;
 	struct stat st;
-	KvpRecord *buf;
 	int r;
 
 	fd = openat(s->dir_fd, p->name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -757,32 +157,9 @@ static int pool_read(KvpStore *s, const Pool *p, Version **ret, struct stat *ret
 	total = (size_t)st.st_size / KVP_RECORD_SIZE;
 	if (total > KVP_POOL_MAX_RECORDS)
 		stats.n_dropped = total - KVP_POOL_MAX_RECORDS;
-	total = MIN(total, (size_t)KVP_POOL_MAX_RECORDS);
-	v = version_new();
-	if (!v)
-		return -ENOMEM;
-	/*
-	 * Strings guessed at a tenth of the file (cloud-init's records use ~300 of their 2,560
-	 * bytes); the arena doubles if that was short, and version_shrink() returns the rest.
-	 */
-	r = entries_reserve(v, total, true);
-	if (r >= 0)
-		r = arena_reserve(v, total * (KVP_RECORD_SIZE / 10), true);
+	r = kvp_version_load(fd, MIN(total, (size_t)KVP_POOL_MAX_RECORDS), ret, &stats);
 	if (r < 0)
 		return r;
-	/* One record more than the file had: usually the first short read is EOF. */
-	chunk = MIN((size_t)IO_CHUNK_RECORDS, total + 1);
-	buf_cap = block_size(chunk * KVP_RECORD_SIZE);
-	buf = block_resize(NULL, 0, buf_cap);
-	if (!buf)
-		return -ENOMEM;
-	r = version_read(v, fd, buf, chunk, &stats);
-	block_free(buf, buf_cap);
-	if (r < 0)
-		return r;
-	version_shrink(v);
-
-	*ret = TAKE_PTR(v);
 	*ret_st = st;
 	*ret_stats = stats;
 	return 0;
@@ -805,6 +182,10 @@ _printf_(2, 3) static void pool_warning(const Pool *p, const char *fmt, ...)
 /* One warning per load of a file with bad records; repeated loads of the same damage: debug. */
 static void pool_report(Pool *p, const KvpParseStats *st)
 {
+	/* Holes are how hvctl deletes pool 1 keys: routine, not another program's damage. */
+	if (st->n_holes > 0)
+		log_debug("Pool file '%s' has %zu deleted (all-zero) record(s), skipped.", p->name,
+			  st->n_holes);
 	if (st->n_capped == 0 && st->n_skipped == 0 && st->n_dropped == 0) {
 		p->warned = (KvpParseStats){ 0 };
 		return;
@@ -824,9 +205,9 @@ static void pool_report(Pool *p, const KvpParseStats *st)
 }
 
 /* Replaces live with a freshly loaded version; an enumeration keeps its own reference. */
-static void pool_install(KvpStore *s, Pool *p, Version *v, const struct stat *st, bool exists)
+static void pool_install(KvpStore *s, Pool *p, KvpVersion *v, const struct stat *st, bool exists)
 {
-	Version *old;
+	KvpVersion *old;
 
 	assert_se(pthread_mutex_lock(&s->mutex) == 0);
 	old = p->live;
@@ -834,7 +215,7 @@ static void pool_install(KvpStore *s, Pool *p, Version *v, const struct stat *st
 	p->file_st = *st;
 	p->have_file = exists;
 	assert_se(pthread_mutex_unlock(&s->mutex) == 0);
-	version_unref(s, old);
+	kvp_version_unref(&s->vr, old);
 }
 
 static int pool_stat(KvpStore *s, const Pool *p, struct stat *ret, bool *ret_exists)
@@ -856,7 +237,7 @@ static int pool_stat(KvpStore *s, const Pool *p, struct stat *ret, bool *ret_exi
  */
 static int pool_refresh(KvpStore *s, Pool *p)
 {
-	Version *v = NULL;
+	KvpVersion *v = NULL;
 	KvpParseStats stats = { 0 };
 	struct stat st;
 	bool exists, changed = false, dirty = false;
@@ -897,7 +278,7 @@ static int pool_refresh(KvpStore *s, Pool *p)
 	} else if (r < 0)
 		return r;
 	if (!v) {
-		v = version_new();
+		v = kvp_version_new();
 		if (!v)
 			return -ENOMEM;
 	}
@@ -944,10 +325,10 @@ KvpStore *kvp_store_free(KvpStore *s)
 	if (!s)
 		return NULL;
 	for (size_t i = 0; i < ELEMENTSOF(s->pools); i++) {
-		s->pools[i].snap = version_unref(s, s->pools[i].snap);
-		s->pools[i].live = version_unref(s, s->pools[i].live);
+		s->pools[i].snap = kvp_version_unref(&s->vr, s->pools[i].snap);
+		s->pools[i].live = kvp_version_unref(&s->vr, s->pools[i].live);
 	}
-	version_free(s->spare);
+	kvp_version_free(s->vr.spare);
 	safe_close(s->dir_fd);
 	(void)pthread_mutex_destroy(&s->mutex);
 	free(s);
@@ -970,6 +351,7 @@ int kvp_store_open(const KvpStoreOptions *o, KvpStore **ret)
 		free(TAKE_PTR(s));
 		return -r;
 	}
+	s->vr.mutex = &s->mutex;
 	s->lock_timeout_usec = o->lock_timeout_usec;
 	s->dir_fd = fcntl(o->dir_fd, F_DUPFD_CLOEXEC, 3);
 	if (s->dir_fd < 0)
@@ -981,7 +363,7 @@ int kvp_store_open(const KvpStoreOptions *o, KvpStore **ret)
 		p->id = (KvpPoolId)i;
 		(void)snprintf(p->name, sizeof(p->name), ".kvp_pool_%zu", i);
 		p->mode = (pool_is_owned(p->id) ? host_mode : mode) & 07777;
-		p->live = version_new();
+		p->live = kvp_version_new();
 		if (!p->live)
 			return -ENOMEM;
 		r = pool_create(s, p);
@@ -1012,7 +394,7 @@ int kvp_store_get(KvpStore *s, KvpPoolId pool, const char *key, const char **ret
 		return -EINVAL;
 	pool_refresh_or_keep(s, p);
 	klen = strlen(key);
-	i = version_find_last(p->live, p->live->n, key, klen, key_hash(key, klen));
+	i = kvp_version_find_last(p->live, p->live->n, key, klen, kvp_key_hash(key, klen));
 	if (i < 0)
 		return -ENOENT;
 	*ret_value = p->live->arena + p->live->e[i].value;
@@ -1039,7 +421,7 @@ static int writable_pool(KvpStore *s, KvpPoolId pool, const char *key, Pool **re
 static bool pool_lock_in_place(KvpStore *s, Pool *p)
 {
 	assert_se(pthread_mutex_lock(&s->mutex) == 0);
-	if (p->live->refs == 1 && !version_wasteful(p->live))
+	if (p->live->refs == 1 && !kvp_version_wasteful(p->live))
 		return true;
 	assert_se(pthread_mutex_unlock(&s->mutex) == 0);
 	return false;
@@ -1054,23 +436,23 @@ static void pool_unlock_in_place(KvpStore *s, Pool *p, bool changed)
 }
 
 /* Makes c, a changed copy of the live version, the live version. */
-static void pool_commit_copy(KvpStore *s, Pool *p, Version *c)
+static void pool_commit_copy(KvpStore *s, Pool *p, KvpVersion *c)
 {
-	Version *old;
+	KvpVersion *old;
 
 	assert_se(pthread_mutex_lock(&s->mutex) == 0);
 	old = p->live;
 	p->live = c;
 	p->generation++;
 	assert_se(pthread_mutex_unlock(&s->mutex) == 0);
-	version_unref(s, old);
+	kvp_version_unref(&s->vr, old);
 }
 
 int kvp_store_set(KvpStore *s, KvpPoolId pool, const char *key, const char *value)
 {
-	_cleanup_(version_freep) Version *c = NULL;
+	_cleanup_(kvp_version_freep) KvpVersion *c = NULL;
 	size_t klen, vlen, dups = 0;
-	const Version *v;
+	const KvpVersion *v;
 	uint32_t hash;
 	ssize_t i;
 	Pool *p;
@@ -1094,24 +476,24 @@ int kvp_store_set(KvpStore *s, KvpPoolId pool, const char *key, const char *valu
 	pool_refresh_or_keep(s, p);
 
 	v = p->live;
-	hash = key_hash(key, klen);
-	i = version_find_last(v, v->n, key, klen, hash);
+	hash = kvp_key_hash(key, klen);
+	i = kvp_version_find_last(v, v->n, key, klen, hash);
 	if (i >= 0 && v->e[i].value_len == vlen &&
 	    memcmp(v->arena + v->e[i].value, value, vlen) == 0 &&
-	    version_find_last(v, (size_t)i, key, klen, hash) < 0)
+	    kvp_version_find_last(v, (size_t)i, key, klen, hash) < 0)
 		return 0; /* same value, no duplicates: nothing to write (hosts resend pool 3) */
 	/* Beyond the limit a reload would drop records: refuse instead. */
 	if (i < 0 && v->n >= KVP_POOL_MAX_RECORDS)
 		return -ENOSPC;
 
 	if (pool_lock_in_place(s, p)) {
-		r = version_set(p->live, i, key, klen, hash, value, vlen, &dups);
+		r = kvp_version_set(p->live, i, key, klen, hash, value, vlen, &dups);
 		pool_unlock_in_place(s, p, r >= 0);
 	} else {
 		/* Shared with a snapshot or a flush: change a copy, which keeps the indices. */
-		r = version_clone(s, v, &c);
+		r = kvp_version_clone(&s->vr, v, &c);
 		if (r >= 0)
-			r = version_set(c, i, key, klen, hash, value, vlen, &dups);
+			r = kvp_version_set(c, i, key, klen, hash, value, vlen, &dups);
 		if (r >= 0)
 			pool_commit_copy(s, p, TAKE_PTR(c));
 	}
@@ -1122,7 +504,7 @@ int kvp_store_set(KvpStore *s, KvpPoolId pool, const char *key, const char *valu
 
 int kvp_store_delete(KvpStore *s, KvpPoolId pool, const char *key)
 {
-	_cleanup_(version_freep) Version *c = NULL;
+	_cleanup_(kvp_version_freep) KvpVersion *c = NULL;
 	uint32_t hash;
 	size_t klen;
 	Pool *p;
@@ -1134,18 +516,18 @@ int kvp_store_delete(KvpStore *s, KvpPoolId pool, const char *key)
 	pool_refresh_or_keep(s, p);
 
 	klen = strlen(key);
-	hash = key_hash(key, klen);
-	if (version_find_last(p->live, p->live->n, key, klen, hash) < 0)
+	hash = kvp_key_hash(key, klen);
+	if (kvp_version_find_last(p->live, p->live->n, key, klen, hash) < 0)
 		return -ENOENT;
 	if (pool_lock_in_place(s, p)) {
-		(void)version_remove(p->live, key, klen, hash, -1);
+		(void)kvp_version_remove(p->live, key, klen, hash, -1);
 		pool_unlock_in_place(s, p, true);
 		return 0;
 	}
-	r = version_clone(s, p->live, &c);
+	r = kvp_version_clone(&s->vr, p->live, &c);
 	if (r < 0)
 		return r;
-	(void)version_remove(c, key, klen, hash, -1);
+	(void)kvp_version_remove(c, key, klen, hash, -1);
 	pool_commit_copy(s, p, TAKE_PTR(c));
 	return 0;
 }
@@ -1154,21 +536,21 @@ int kvp_store_enumerate(KvpStore *s, KvpPoolId pool, uint32_t index, const char 
 			const char **ret_value)
 {
 	Pool *p = store_pool(s, pool);
-	const Version *v;
+	const KvpVersion *v;
 
 	if (!p)
 		return -EINVAL;
 	if (index == 0) {
 		/* A fresh snapshot: a reference, the next change copies (see the top). */
-		p->snap = version_unref(s, p->snap);
+		p->snap = kvp_version_unref(&s->vr, p->snap);
 		pool_refresh_or_keep(s, p);
-		p->snap = version_ref(s, p->live);
+		p->snap = kvp_version_ref(&s->vr, p->live);
 	}
 	/* Without position 0 first (a host resuming after our restart): the live records. */
 	v = p->snap ? p->snap : p->live;
 	if (index >= v->n) {
 		/* The host stops at the first error: this enumeration is over. */
-		p->snap = version_unref(s, p->snap);
+		p->snap = kvp_version_unref(&s->vr, p->snap);
 		return -ENOENT;
 	}
 	*ret_key = v->arena + v->e[index].key;
@@ -1213,7 +595,7 @@ typedef struct PoolWriter {
 static int pool_write_content(int fd, void *userdata)
 {
 	PoolWriter *w = userdata;
-	Version *v;
+	KvpVersion *v;
 	int r;
 
 	assert_se(pthread_mutex_lock(&w->s->mutex) == 0);
@@ -1222,8 +604,8 @@ static int pool_write_content(int fd, void *userdata)
 	w->generation = w->p->generation;
 	assert_se(pthread_mutex_unlock(&w->s->mutex) == 0);
 
-	r = version_write(fd, v);
-	version_unref_recycle(w->s, v);
+	r = kvp_version_write(fd, v);
+	kvp_version_unref_recycle(&w->s->vr, v);
 	return r;
 }
 
@@ -1260,7 +642,7 @@ static int pool_write(KvpStore *s, Pool *p, uint64_t *ret_generation, struct sta
 
 static int pool_flush(KvpStore *s, Pool *p)
 {
-	Version *spare = NULL;
+	KvpVersion *spare = NULL;
 	struct stat st;
 	uint64_t gen = 0;
 	int r;
@@ -1288,10 +670,10 @@ static int pool_flush(KvpStore *s, Pool *p)
 		p->flushed = gen;
 		/* No change arrived: the burst is over, and with it the need for a spare. */
 		if (p->generation == gen)
-			spare = TAKE_PTR(s->spare);
+			spare = TAKE_PTR(s->vr.spare);
 	}
 	assert_se(pthread_mutex_unlock(&s->mutex) == 0);
-	version_free(spare);
+	kvp_version_free(spare);
 	return r;
 }
 

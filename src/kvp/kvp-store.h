@@ -3,9 +3,7 @@
  * The KVP pool store: the five pool files /var/lib/hyperv/.kvp_pool_0..4 and their
  * in-memory copies.
  *
- * File format (compatible with upstream, cloud-init, azure-init, WALinuxAgent): a flat array
- * of 2560-byte records, key[512] then value[2048], NUL-terminated UTF-8, zero padded. Only
- * whole records count; a trailing partial record (a lock-free appender mid-write) is ignored.
+ * File format and the record parser: kvp-record.h (included here for the store's users).
  *
  * Ownership:
  *  - pools 0 (EXTERNAL) and 3 (AUTO_EXTERNAL) are written by the host through us: we are
@@ -31,40 +29,7 @@
 
 #include "common/macro.h"
 #include "kvp/kvp-msg.h"
-
-#define KVP_RECORD_SIZE (KVP_KEY_SIZE + KVP_VALUE_SIZE) /* 2560 */
-/* Records read from one pool file at most (80 MiB); later ones are ignored with a warning. */
-#define KVP_POOL_MAX_RECORDS 32768u
-
-/* One record, laid out exactly as in the file. In memory both fields are zero padded. */
-typedef struct KvpRecord {
-	char key[KVP_KEY_SIZE];
-	char value[KVP_VALUE_SIZE];
-} KvpRecord;
-
-/* What parsing a pool file image had to repair or drop. */
-typedef struct KvpParseStats {
-	size_t n_capped;       /* key or value without NUL, cut at a character boundary */
-	size_t n_skipped;      /* empty key, or key/value not valid UTF-8 */
-	size_t n_dropped;      /* whole records beyond KVP_POOL_MAX_RECORDS (file loads only) */
-	size_t trailing_bytes; /* partial record at the end (an appender mid-write), ignored */
-} KvpParseStats;
-
-/*
- * Sanitises one raw record in place: a field without NUL is cut to 511 / 2047 bytes and
- * then back to a UTF-8 character boundary; everything after the NUL is zeroed. Returns 0 if
- * the record was intact, 1 if a field was cut, -EILSEQ if key or value is not valid UTF-8
- * and -EBADMSG if the key is empty (the caller skips those records).
- */
-int kvp_record_sanitize(KvpRecord *r);
-
-/*
- * Pure parser of a pool file image: data[0..size) as whole 2560-byte records, each
- * sanitised with kvp_record_sanitize(); skipped records are left out, file order is kept.
- * *ret is malloc'ed (NULL when no record survives). ret_stats may be NULL. -ENOMEM only.
- */
-int kvp_records_parse(const void *data, size_t size, KvpRecord **ret, size_t *ret_n,
-		      KvpParseStats *ret_stats);
+#include "kvp/kvp-record.h"
 
 typedef struct KvpStore KvpStore;
 
@@ -83,8 +48,9 @@ typedef struct KvpStoreOptions {
 /*
  * Creates missing pool files (O_CREAT without O_TRUNC, so an existing pool 1 keeps its
  * mtime), fixes their modes, and loads every pool. Bad records in a file another program
- * wrote are capped or skipped with one warning per file, never fatal; a pool whose file is
- * locked for longer than lock_timeout_usec starts empty and loads at its next request.
+ * wrote are capped or skipped with one warning per file, never fatal; holes (records hvctl
+ * deleted) are skipped silently. A pool whose file is locked for longer than
+ * lock_timeout_usec starts empty and loads at its next request.
  * Fails only if a pool file cannot be created or opened, or on -ENOMEM.
  */
 int kvp_store_open(const KvpStoreOptions *o, KvpStore **ret);

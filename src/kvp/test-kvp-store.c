@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +25,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "kvp/kvp-store.h"
 
@@ -268,16 +270,63 @@ static void test_parse_skips_bad_records(void **state)
 	assert_int_equal(kvp_records_parse(buf, sizeof(buf), &v, &n, &st), 0);
 	assert_int_equal(n, 0);
 	assert_null(v);
-	assert_int_equal(st.n_skipped, 6);
+	assert_int_equal(st.n_skipped, 5);
+	assert_int_equal(st.n_holes, 1);
 
 	/* A good record between bad ones survives, in order. */
 	make_record(buf + 2 * KVP_RECORD_SIZE, "Ünïcödé", "✓");
 	assert_int_equal(kvp_records_parse(buf, sizeof(buf), &v, &n, &st), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(st.n_skipped, 5);
+	assert_int_equal(st.n_skipped, 4);
+	assert_int_equal(st.n_holes, 1);
 	assert_string_equal(v[0].key, "Ünïcödé");
 	assert_string_equal(v[0].value, "✓");
 	free(v);
+}
+
+/*
+ * hvctl deletes a pool 1 key by zeroing its record: such a hole is skipped but is not
+ * damage, while a record that is almost all zero still is.
+ */
+static void test_parse_holes_not_damage(void **state)
+{
+	uint8_t buf[5 * KVP_RECORD_SIZE];
+	KvpParseStats st;
+	KvpRecord *v;
+	size_t n;
+
+	memset(buf, 0, sizeof(buf)); /* records 0, 2 and 4 stay all zero */
+	make_record(buf + KVP_RECORD_SIZE, "a", "1");
+	make_record(buf + 3 * KVP_RECORD_SIZE, "b", "2");
+	assert_int_equal(kvp_records_parse(buf, sizeof(buf), &v, &n, &st), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].key, "a");
+	assert_string_equal(v[1].key, "b");
+	assert_int_equal(st.n_holes, 3);
+	assert_int_equal(st.n_skipped, 0);
+	assert_int_equal(st.n_capped, 0);
+	free(v);
+
+	/* Empty key with a value, and empty key with junk after its NUL: damage, not holes. */
+	make_record(buf, "", "orphan value");
+	buf[4 * KVP_RECORD_SIZE + KVP_KEY_SIZE - 1] = 'J';
+	assert_int_equal(kvp_records_parse(buf, sizeof(buf), &v, &n, &st), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(st.n_holes, 1);
+	assert_int_equal(st.n_skipped, 2);
+	assert_int_equal(st.n_capped, 0);
+	free(v);
+
+	/* The last byte of a value alone makes an empty-key record damage too. */
+	buf[2 * KVP_RECORD_SIZE + KVP_RECORD_SIZE - 1] = 'x';
+	assert_int_equal(kvp_records_parse(buf, sizeof(buf), &v, &n, &st), 0);
+	assert_int_equal(st.n_holes, 0);
+	assert_int_equal(st.n_skipped, 3);
+	free(v);
+
+	/* The sanitiser still refuses a hole: callers skip it like any empty key. */
+	memset(buf, 0, KVP_RECORD_SIZE);
+	assert_int_equal(kvp_record_sanitize((KvpRecord *)buf), -EBADMSG);
 }
 
 static void test_parse_junk_after_nul_zeroed(void **state)
@@ -972,6 +1021,85 @@ static void test_corrupt_pool_files(void **state)
 	}
 }
 
+/* Points stderr at a fresh memory file and logs there at info level; returns the old one. */
+static int capture_stderr(int *ret_memfd)
+{
+	int saved = dup(STDERR_FILENO), fd = memfd_create("stderr", MFD_CLOEXEC);
+
+	assert_true(saved >= 0);
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	log_open("test-kvp-store", LOG_TARGET_STDERR);
+	log_set_max_level(LOG_INFO);
+	*ret_memfd = fd;
+	return saved;
+}
+
+/* Restores stderr and returns what was logged (NUL-terminated, to free). */
+static char *capture_end(int saved, int fd)
+{
+	struct stat st;
+	char *text;
+
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	assert_int_equal(fstat(fd, &st), 0);
+	text = calloc(1, (size_t)st.st_size + 1);
+	assert_non_null(text);
+	assert_int_equal(pread(fd, text, (size_t)st.st_size, 0), st.st_size);
+	close(fd);
+	return text;
+}
+
+/*
+ * hvctl deletes a pool 1 key by zeroing its record in place: loading such a file must not
+ * warn that another program damaged it. A genuinely bad record still warns.
+ */
+static void test_pool1_hole_no_warning(void **state)
+{
+	Ctx *c = *state;
+	uint8_t buf[3 * KVP_RECORD_SIZE];
+	const char *v;
+	char *text;
+	size_t n1, n2;
+	int saved, fd;
+
+	memset(buf, 0, sizeof(buf)); /* record 1: a hole */
+	make_record(buf, "kept", "1");
+	make_record(buf + 2 * KVP_RECORD_SIZE, "after", "2");
+	write_file(c, ".kvp_pool_1", buf, sizeof(buf));
+
+	/* Nothing is asserted while stderr is captured: cmocka reports failures there. */
+	saved = capture_stderr(&fd);
+	open_store(c, 0644, 0644, 50000);
+	n1 = kvp_store_count(c->s, KVP_POOL_GUEST);
+	/* Another delete and an append (the size changes, so it is reloaded): still quiet. */
+	memset(buf + 2 * KVP_RECORD_SIZE, 0, KVP_RECORD_SIZE);
+	write_file(c, ".kvp_pool_1", buf, sizeof(buf));
+	append_record(c, ".kvp_pool_1", "later", "3");
+	n2 = kvp_store_count(c->s, KVP_POOL_GUEST);
+	text = capture_end(saved, fd);
+	assert_int_equal(n1, 2);
+	assert_int_equal(n2, 2);
+	assert_int_equal(kvp_store_get(c->s, KVP_POOL_GUEST, "kept", &v), 0);
+	assert_int_equal(kvp_store_get(c->s, KVP_POOL_GUEST, "after", &v), -ENOENT);
+	assert_int_equal(kvp_store_get(c->s, KVP_POOL_GUEST, "later", &v), 0);
+	assert_null(strstr(text, "another program"));
+	assert_null(strstr(text, "unreadable"));
+	free(text);
+
+	/* An empty key with a value is damage: warned about as one unreadable record. */
+	saved = capture_stderr(&fd);
+	append_record(c, ".kvp_pool_1", "", "orphan");
+	n1 = kvp_store_count(c->s, KVP_POOL_GUEST);
+	text = capture_end(saved, fd);
+	assert_int_equal(n1, 2);
+	assert_non_null(strstr(text, "written by another program"));
+	assert_non_null(strstr(text, "0 record(s) with an unterminated key or value cut, "
+				     "1 unreadable record(s)"));
+	free(text);
+}
+
 static void test_pool1_append_seen_at_index0(void **state)
 {
 	Ctx *c = *state;
@@ -1248,6 +1376,7 @@ int main(void)
 		cmocka_unit_test(test_parse_whole_records_only),
 		cmocka_unit_test(test_parse_capped_fields),
 		cmocka_unit_test(test_parse_skips_bad_records),
+		cmocka_unit_test(test_parse_holes_not_damage),
 		cmocka_unit_test(test_parse_junk_after_nul_zeroed),
 		cmocka_unit_test_setup_teardown(test_open_creates_files_and_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_private_host_pools, setup, teardown),
@@ -1266,6 +1395,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush_waiting_does_not_block_sets, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_pool_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool1_hole_no_warning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool1_append_seen_at_index0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enumeration_not_disturbed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_rewrite_pool0, setup, teardown),
