@@ -30,8 +30,7 @@ static int fz_loop(void *u, VssDev dev, char *buf, size_t size)
 		return -ENOENT;
 	if (dev.minor % 5 == 4)
 		return -EIO;
-	if ((size_t)snprintf(buf, size, "%s/img%u", f->m[dev.minor % f->n].path, dev.minor) >=
-	    size)
+	if ((size_t)snprintf(buf, size, "%s/img%u", f->m[dev.minor % f->n].path, dev.minor) >= size)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -105,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t j = 0; j < i; j++) {
 				const VssPlanEntry *u = vss_plan_target(p, j);
 
-				assert(u->dev.major != t->dev.major || u->dev.minor != t->dev.minor);
+				assert(u->dev.major != t->dev.major ||
+				       u->dev.minor != t->dev.minor);
 			}
 		}
 		vss_plan_free(p);

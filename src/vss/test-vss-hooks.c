@@ -603,14 +603,14 @@ static void test_timeout_kills_group(void **state)
 		   "fi\n"
 		   "echo \"${0##*/} $1 $HVGUEST_VSS_FREEZE_RESULT\" >>\"$HOOK_LOG\"");
 	write_logging_hook(fx, "20-never", 0);
-	fx->cfg.timeout_usec = 300 * MSEC;
+	fx->cfg.timeout_usec = SEC;
 
 	h = new_hooks(fx);
 	t0 = mono_usec();
 	assert_int_equal(vss_hooks_freeze(h), -ECANCELED);
 	dt = mono_usec() - t0;
-	assert_true(dt >= 300 * MSEC);
-	assert_true(dt < 3 * SEC);
+	assert_true(dt >= SEC);
+	assert_true(dt < 5 * SEC);
 	runs = vss_hooks_runs(h, &n);
 	assert_int_equal(n, 2);
 	assert_int_equal(runs[0].outcome, VSS_HOOK_OUTCOME_TIMEOUT);
@@ -679,7 +679,9 @@ static void test_holder_released_by_thaw(void **state)
 		fx, "50-holder",
 		"case $1 in\n"
 		"freeze) sleep 30 </dev/null >/dev/null 2>&1 & echo $! >\"$ROOT/holder.pid\" ;;\n"
-		"thaw) kill \"$(cat \"$ROOT/holder.pid\")\" ;;\n"
+		"thaw) pid=$(cat \"$ROOT/holder.pid\"); kill $pid\n"
+		"  while kill -0 $pid 2>/dev/null && ! grep -q '^State:.*Z' /proc/$pid/status; do\n"
+		"    sleep 0.01; done ;;\n"
 		"esac\nexit 0");
 	h = new_hooks(fx);
 	assert_int_equal(vss_hooks_freeze(h), 0);
@@ -1296,7 +1298,7 @@ static void test_example_postgresql_lock_lost(void **state)
 	assert_int_equal(vss_hooks_thaw(h), 1);
 	runs = vss_hooks_runs(h, &n);
 	assert_int_equal(runs[1].outcome, VSS_HOOK_OUTCOME_FAILED);
-	assert_non_null(strstr(runs[1].message, "holder exited before thaw (status 137)"));
+	assert_non_null(strstr(runs[1].message, "holder exited before the release"));
 	vss_hooks_free(h);
 }
 

@@ -104,9 +104,11 @@ static const VssSysOps fake_ops = {
 	.block_device = fake_block,
 };
 
-#define FAKE(l, s, b) \
-	{ .loops = (l), .n_loops = ELEMENTSOF(l), .slaves = (s), .n_slaves = ELEMENTSOF(s), \
-	  .blocks = (b), .n_blocks = ELEMENTSOF(b) }
+#define FAKE(l, s, b)                                                                             \
+	{                                                                                         \
+		.loops = (l), .n_loops = ELEMENTSOF(l), .slaves = (s), .n_slaves = ELEMENTSOF(s), \
+		.blocks = (b), .n_blocks = ELEMENTSOF(b)                                          \
+	}
 
 static const FakeLoop no_loops[1];
 static const FakeSlaves no_slaves[1];
@@ -218,13 +220,26 @@ static void test_debian_vm(void **state)
 	VssPlanOptions o = { .sys = &fake_ops, .sys_userdata = &f };
 	VssPlan *p = plan_text(debian_vm, &o);
 	static const char *const pseudo[] = {
-		"/sys",		  "/proc",	     "/dev",
-		"/dev/pts",	  "/run",	     "/sys/kernel/security",
-		"/dev/shm",	  "/sys/fs/cgroup",  "/sys/fs/pstore",
-		"/sys/fs/bpf",	  "/dev/hugepages",  "/dev/mqueue",
-		"/sys/kernel/debug", "/sys/kernel/tracing", "/sys/fs/fuse/connections",
-		"/sys/kernel/config", "/run/user/1000", "/sys/firmware/efi/efivars",
-		"/var/lib/nfs/rpc_pipefs", "/run/netns/x",
+		"/sys",
+		"/proc",
+		"/dev",
+		"/dev/pts",
+		"/run",
+		"/sys/kernel/security",
+		"/dev/shm",
+		"/sys/fs/cgroup",
+		"/sys/fs/pstore",
+		"/sys/fs/bpf",
+		"/dev/hugepages",
+		"/dev/mqueue",
+		"/sys/kernel/debug",
+		"/sys/kernel/tracing",
+		"/sys/fs/fuse/connections",
+		"/sys/kernel/config",
+		"/run/user/1000",
+		"/sys/firmware/efi/efivars",
+		"/var/lib/nfs/rpc_pipefs",
+		"/run/netns/x",
 	};
 
 	assert_int_equal(vss_plan_n_entries(p), 25);
@@ -260,13 +275,15 @@ static void test_exclude_vfat_restores_consistency(void **state)
 
 static void test_btrfs_subvolumes(void **state)
 {
-	static const char text[] =
-		"30 1 0:26 /@ / rw,relatime shared:1 - btrfs /dev/sda2 rw,ssd,subvolid=256,subvol=/@\n"
-		"31 30 0:26 /@home /home rw shared:2 - btrfs /dev/sda2 rw,subvolid=257,subvol=/@home\n"
-		"32 30 0:26 /@log /var/log rw shared:3 - btrfs /dev/sda2 rw,subvolid=258,subvol=/@log\n"
-		"33 30 0:40 / /data rw - btrfs /dev/sdb rw,subvolid=5,subvol=/\n"
-		"34 30 0:41 / /weird rw - weirdfs something rw\n"
-		"35 30 0:42 / /ro-btrfs ro - btrfs /dev/sdc ro,subvolid=5\n";
+	static const char text[] = "30 1 0:26 /@ / rw,relatime shared:1 - btrfs /dev/sda2 "
+				   "rw,ssd,subvolid=256,subvol=/@\n"
+				   "31 30 0:26 /@home /home rw shared:2 - btrfs /dev/sda2 "
+				   "rw,subvolid=257,subvol=/@home\n"
+				   "32 30 0:26 /@log /var/log rw shared:3 - btrfs /dev/sda2 "
+				   "rw,subvolid=258,subvol=/@log\n"
+				   "33 30 0:40 / /data rw - btrfs /dev/sdb rw,subvolid=5,subvol=/\n"
+				   "34 30 0:41 / /weird rw - weirdfs something rw\n"
+				   "35 30 0:42 / /ro-btrfs ro - btrfs /dev/sdc ro,subvolid=5\n";
 	static const FakeBlock blocks[] = {
 		{ "/dev/sda2", { 8, 2 } },
 		{ "/dev/sdb", { 8, 16 } },
@@ -296,19 +313,18 @@ static void test_btrfs_subvolumes(void **state)
 
 static void test_binds_and_readonly(void **state)
 {
-	static const char text[] =
-		"22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
-		"40 22 8:1 /srv/www /var/www rw - ext4 /dev/sda1 rw\n"
-		/* xfs mounted deep, then bound read-only at a shorter path */
-		"50 22 8:17 / /mnt/data/sub/deep rw - xfs /dev/sdb1 rw\n"
-		"51 22 8:17 /x /m ro - xfs /dev/sdb1 rw\n"
-		/* two paths of equal length: the read-write one wins */
-		"52 22 8:33 / /ro-b ro - ext4 /dev/sdc1 rw\n"
-		"53 22 8:33 / /rw-b rw - ext4 /dev/sdc1 rw\n"
-		/* read-only superblock, and a rw bind of it: still read-only */
-		"54 22 8:49 / /ro-fs ro - ext4 /dev/sdd1 ro\n"
-		"55 22 8:49 / /ro-fs-bind rw - ext4 /dev/sdd1 ro\n"
-		"56 22 7:0 / /snap/core/1 ro - squashfs /dev/loop0 ro\n";
+	static const char text[] = "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+				   "40 22 8:1 /srv/www /var/www rw - ext4 /dev/sda1 rw\n"
+				   /* xfs mounted deep, then bound read-only at a shorter path */
+				   "50 22 8:17 / /mnt/data/sub/deep rw - xfs /dev/sdb1 rw\n"
+				   "51 22 8:17 /x /m ro - xfs /dev/sdb1 rw\n"
+				   /* two paths of equal length: the read-write one wins */
+				   "52 22 8:33 / /ro-b ro - ext4 /dev/sdc1 rw\n"
+				   "53 22 8:33 / /rw-b rw - ext4 /dev/sdc1 rw\n"
+				   /* read-only superblock, and a rw bind of it: still read-only */
+				   "54 22 8:49 / /ro-fs ro - ext4 /dev/sdd1 ro\n"
+				   "55 22 8:49 / /ro-fs-bind rw - ext4 /dev/sdd1 ro\n"
+				   "56 22 7:0 / /snap/core/1 ro - squashfs /dev/loop0 ro\n";
 	VssPlan *p = plan_text(text, NULL);
 
 	assert_frozen_at(p, "/", 0);
@@ -390,7 +406,8 @@ static void test_remote_fuse_overlay(void **state)
 		"80 22 0:60 / /net/nfs rw - nfs4 srv:/export rw,vers=4.2\n"
 		"81 22 0:61 / /net/smb rw - cifs //srv/share rw\n"
 		"82 22 0:62 / /home/u/remote rw - fuse.sshfs u@h:/ rw,user_id=0\n"
-		"83 22 0:63 / /var/lib/docker/overlay2/x/merged rw - overlay overlay rw,lowerdir=/a\n"
+		"83 22 0:63 / /var/lib/docker/overlay2/x/merged rw - overlay overlay "
+		"rw,lowerdir=/a\n"
 		"84 22 0:64 / /mnt/9p rw - 9p hostshare rw,trans=virtio\n"
 		"85 22 0:65 / /mnt/vfs rw - virtiofs myfs rw\n"
 		"86 22 0:66 / /mnt/fuse rw - fuse portal rw\n"
@@ -419,10 +436,9 @@ static void test_remote_fuse_overlay(void **state)
 
 static void test_escaped_mount_points(void **state)
 {
-	static const char text[] =
-		"22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
-		"23 22 8:17 / /mnt/my\\040disk rw - ext4 /dev/sdb1 rw\n"
-		"24 22 7:0 / /mnt/in\\011ner rw - ext4 /dev/loop0 rw\n";
+	static const char text[] = "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+				   "23 22 8:17 / /mnt/my\\040disk rw - ext4 /dev/sdb1 rw\n"
+				   "24 22 7:0 / /mnt/in\\011ner rw - ext4 /dev/loop0 rw\n";
 	static const FakeLoop loops[] = {
 		{ { 7, 0 }, "/mnt/my disk/images/a b.img", 0 },
 	};
@@ -433,8 +449,9 @@ static void test_escaped_mount_points(void **state)
 	assert_frozen_at(p, "/mnt/in\tner", 0);
 	assert_frozen_at(p, "/mnt/my disk", 1);
 	assert_frozen_at(p, "/", 0);
-	assert_reason_contains(p, "/mnt/in\tner", "stored in '/mnt/my disk/images/a b.img' on "
-						   "'/mnt/my disk'");
+	assert_reason_contains(p, "/mnt/in\tner",
+			       "stored in '/mnt/my disk/images/a b.img' on "
+			       "'/mnt/my disk'");
 	assert_order(p, "/@0 /mnt/in\tner@0 /mnt/my disk@1");
 	vss_plan_free(p);
 }

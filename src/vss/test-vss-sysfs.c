@@ -137,8 +137,7 @@ static void test_loop_backing_file(void **state)
 	/* Not in sysfs: unknown, not "no relation". */
 	assert_int_equal(ops->loop_backing_file(c->root, (VssDev){ 99, 9 }, buf, sizeof(buf)),
 			 -ENODEV);
-	assert_int_equal(ops->loop_backing_file(c->root, (VssDev){ 7, 0 }, buf, 14),
-			 -ENAMETOOLONG);
+	assert_int_equal(ops->loop_backing_file(c->root, (VssDev){ 7, 0 }, buf, 14), -ENAMETOOLONG);
 	assert_int_equal(ops->loop_backing_file(c->root, (VssDev){ 7, 0 }, buf, 15), 0);
 	assert_string_equal(buf, "/var/img a.img");
 }
@@ -147,8 +146,7 @@ static int cmp_dev(const void *a, const void *b)
 {
 	const VssDev *x = a, *y = b;
 
-	return x->major != y->major ? (int)x->major - (int)y->major :
-				      (int)x->minor - (int)y->minor;
+	return x->major != y->major ? (int)x->major - (int)y->major : (int)x->minor - (int)y->minor;
 }
 
 static void test_slaves(void **state)

@@ -12,6 +12,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "config.h"
+#include "vss/vss-backup.h"
 #include "vss/vss-manager.h"
 #include "vss/vss-settings.h"
 
@@ -27,6 +28,7 @@ static void help(void)
 	       "      --run-dir=DIR      frozen-marker and status directory (default %s)\n"
 	       "      --hooks-dir=DIR    freeze/thaw hooks (default %s)\n"
 	       "      --mountinfo=FILE   testing: plan from FILE instead of /proc/self/mountinfo\n"
+	       "      --recover          thaw what a killed instance left frozen, then exit\n"
 	       "  -h, --help             show this help\n"
 	       "      --version          show the version\n",
 	       HVGUEST_CONF_FILE, HVGUEST_CONF_DIR, VSS_DEVICE, VSS_RUN_DIR, VSS_HOOKS_DIR);
@@ -39,6 +41,7 @@ enum {
 	ARG_RUN_DIR,
 	ARG_HOOKS_DIR,
 	ARG_MOUNTINFO,
+	ARG_RECOVER,
 	ARG_VERSION,
 };
 
@@ -54,7 +57,7 @@ static int replace_str(char **dst, const char *src)
 
 /* Two passes: where the config lives first, then overrides on top of it. */
 static int parse_argv(int argc, char *argv[], VssSettings *s, bool overrides, const char **config,
-		      const char **config_dir)
+		      const char **config_dir, bool *recover)
 {
 	static const struct option options[] = {
 		{ "no-daemon", no_argument, NULL, 'n' },
@@ -67,6 +70,7 @@ static int parse_argv(int argc, char *argv[], VssSettings *s, bool overrides, co
 		{ "run-dir", required_argument, NULL, ARG_RUN_DIR },
 		{ "hooks-dir", required_argument, NULL, ARG_HOOKS_DIR },
 		{ "mountinfo", required_argument, NULL, ARG_MOUNTINFO },
+		{ "recover", no_argument, NULL, ARG_RECOVER },
 		{}
 	};
 	char **target;
@@ -106,6 +110,9 @@ static int parse_argv(int argc, char *argv[], VssSettings *s, bool overrides, co
 		case ARG_MOUNTINFO:
 			target = &s->mountinfo;
 			break;
+		case ARG_RECOVER:
+			*recover = true;
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -128,6 +135,7 @@ int main(int argc, char *argv[])
 	const char *config = HVGUEST_CONF_FILE, *config_dir = HVGUEST_CONF_DIR;
 	VssSettings settings;
 	ConfError err = {};
+	bool recover = false;
 	int r;
 
 	log_open("hv_vss_daemon", LOG_TARGET_AUTO);
@@ -136,7 +144,7 @@ int main(int argc, char *argv[])
 		log_oom();
 		return EXIT_FAILURE;
 	}
-	r = parse_argv(argc, argv, &settings, false, &config, &config_dir);
+	r = parse_argv(argc, argv, &settings, false, &config, &config_dir, &recover);
 	if (r <= 0)
 		goto out;
 	r = vss_settings_load(&settings, config, config_dir, &err);
@@ -145,11 +153,17 @@ int main(int argc, char *argv[])
 				err.key, err.message);
 		goto out;
 	}
-	r = parse_argv(argc, argv, &settings, true, &config, &config_dir);
+	r = parse_argv(argc, argv, &settings, true, &config, &config_dir, &recover);
 	if (r <= 0)
 		goto out;
 	log_set_max_level(settings.log_level);
 
+	if (recover) {
+		/* ExecStopPost=: the whole service was killed, guardian included. */
+		VssBackupEnv env = { .settings = &settings, .ops = &vss_freezer_ops_linux };
+		r = vss_backup_recover(&env);
+		goto out;
+	}
 	r = manager_new(&settings, &m);
 	if (r >= 0)
 		r = manager_start(m);

@@ -85,7 +85,7 @@
 
 #define VSS_HOOKS_TIMEOUT_DEFAULT_USEC (30u * 1000u * 1000u)
 #define VSS_HOOKS_HOLDER_GRACE_DEFAULT_USEC (5u * 1000u * 1000u)
-#define VSS_HOOKS_DRAIN_DEFAULT_USEC (100u * 1000u)
+#define VSS_HOOKS_DRAIN_DEFAULT_USEC (500u * 1000u)
 /* Bytes kept of a hook's first stderr line, NUL included. */
 #define VSS_HOOK_MESSAGE_MAX 160u
 /* A backup id: 1..64 of [A-Za-z0-9._:-]. */

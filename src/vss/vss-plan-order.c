@@ -188,9 +188,9 @@ static int explore(Order *c, size_t node)
 				set_unknown(it, "no block device information", 0);
 			continue;
 		}
-		r = c->sys->loop_backing_file ?
-			    c->sys->loop_backing_file(c->ud, d, c->backing, sizeof(c->backing)) :
-			    -EOPNOTSUPP;
+		r = c->sys->loop_backing_file
+			    ? c->sys->loop_backing_file(c->ud, d, c->backing, sizeof(c->backing))
+			    : -EOPNOTSUPP;
 		if (r >= 0) {
 			c->backing[sizeof(c->backing) - 1] = '\0';
 			r = map_backing(c, node);
@@ -206,8 +206,8 @@ static int explore(Order *c, size_t node)
 			set_unknown(it, "loop device lookup failed", r);
 			continue;
 		}
-		k = c->sys->slaves ? c->sys->slaves(c->ud, d, slaves, ELEMENTSOF(slaves)) :
-				     -EOPNOTSUPP;
+		k = c->sys->slaves ? c->sys->slaves(c->ud, d, slaves, ELEMENTSOF(slaves))
+				   : -EOPNOTSUPP;
 		if (k == -ENOENT)
 			continue;
 		if (k < 0 || (size_t)k > ELEMENTSOF(slaves)) {

@@ -38,9 +38,9 @@ typedef struct PlanItem {
 	const char *glob, *glob_list;
 	CantWhy cant;
 	/* FREEZE, from vss-plan-order.c: first outer filesystem found, and how */
-	size_t outer;	/* item index or PLAN_NO_INDEX */
-	char *backing;	/* loop backing file leading to outer */
-	bool unknown;	/* some relation could not be determined */
+	size_t outer;  /* item index or PLAN_NO_INDEX */
+	char *backing; /* loop backing file leading to outer */
+	bool unknown;  /* some relation could not be determined */
 	const char *unknown_why;
 	int unknown_error; /* negative errno or 0 */
 } PlanItem;

@@ -274,6 +274,8 @@ static int compute_reachable(VssPlan *p)
 	_cleanup_free_ bool *covered = calloc(p->n_items, sizeof(bool));
 	const PlanItem *it = p->items;
 
+	if (p->n_items == 0)
+		return 0;
 	if (!keys || !parent || !chain || !ok || !covered)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->n_items; i++)
@@ -307,7 +309,8 @@ static int compute_reachable(VssPlan *p)
 				break;
 			}
 			if (ok[up] == YES || ok[up] == NO) {
-				clear = ok[up] == YES && reaches_through(&it[cur], &it[up], covered[up]);
+				clear = ok[up] == YES &&
+					reaches_through(&it[cur], &it[up], covered[up]);
 				break;
 			}
 			cur = up;
@@ -317,7 +320,8 @@ static int compute_reachable(VssPlan *p)
 		for (size_t j = k - 1; j-- > 0;) {
 			size_t a = chain[j + 1];
 
-			clear = clear && ok[a] == YES && reaches_through(&it[chain[j]], &it[a], covered[a]);
+			clear = clear && ok[a] == YES &&
+				reaches_through(&it[chain[j]], &it[a], covered[a]);
 			ok[chain[j]] = clear ? YES : NO;
 		}
 	}
@@ -453,8 +457,8 @@ static int describe_freeze(const PlanItem *it, const VssPlan *p, char **ret)
 {
 	_cleanup_free_ char *stack = NULL;
 	const char *ro = it->e.mount_ro ? " (through a read-only mount: the writable filesystem "
-					  "behind it is frozen)" :
-					  "";
+					  "behind it is frozen)"
+					: "";
 	int r;
 
 	if (it->outer != PLAN_NO_INDEX)
@@ -555,19 +559,19 @@ static int describe(const PlanItem *it, const VssPlan *p, char **ret)
 	case VSS_VERDICT_SKIP_EXCLUDED:
 		if (it->glob)
 			r = asprintf(ret, "%s matches %s pattern '%s'%s%s%s",
-				     strcmp(it->glob_list, "exclude_types") == 0 ? "type" :
-										   "mount point",
+				     strcmp(it->glob_list, "exclude_types") == 0 ? "type"
+										 : "mount point",
 				     it->glob_list, it->glob,
-				     it->e.same_as ? "; the filesystem is still frozen through '" :
-						     "",
+				     it->e.same_as ? "; the filesystem is still frozen through '"
+						   : "",
 				     it->e.same_as ? same : "", it->e.same_as ? "'" : "");
 		else
 			r = asprintf(ret, "%s matches no %s pattern%s%s%s",
-				     strcmp(it->glob_list, "include_types") == 0 ? "type" :
-										   "mount point",
+				     strcmp(it->glob_list, "include_types") == 0 ? "type"
+										 : "mount point",
 				     it->glob_list,
-				     it->e.same_as ? "; the filesystem is still frozen through '" :
-						     "",
+				     it->e.same_as ? "; the filesystem is still frozen through '"
+						   : "",
 				     it->e.same_as ? same : "", it->e.same_as ? "'" : "");
 		break;
 	case _VSS_VERDICT_MAX:
@@ -579,7 +583,8 @@ static int describe(const PlanItem *it, const VssPlan *p, char **ret)
 
 static int cmp_target(const void *a, const void *b)
 {
-	const VssPlanEntry *x = *(const VssPlanEntry *const *)a, *y = *(const VssPlanEntry *const *)b;
+	const VssPlanEntry *x = *(const VssPlanEntry *const *)a,
+			   *y = *(const VssPlanEntry *const *)b;
 
 	if (x->level != y->level)
 		return x->level < y->level ? -1 : 1;

@@ -115,8 +115,8 @@ typedef struct VssPlanEntry {
 	const char *path; /* mount point */
 	const char *fstype;
 	const char *source;
-	VssDev dev;	  /* mountinfo major:minor: the superblock */
-	bool mount_ro;	  /* this mount is read-only (its superblock may not be) */
+	VssDev dev;    /* mountinfo major:minor: the superblock */
+	bool mount_ro; /* this mount is read-only (its superblock may not be) */
 	VssVerdict verdict;
 	const char *reason; /* one line of English, never NULL */
 	unsigned level;	    /* VSS_VERDICT_FREEZE only: 0 is frozen first */
