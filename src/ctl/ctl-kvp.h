@@ -23,6 +23,12 @@ typedef struct CtlOptions {
 	KvpPoolId pool; /* KVP_POOL_GUEST unless --pool was given */
 	bool json;
 	uint64_t lock_timeout_usec;
+	/* vss plan (ctl-vss.h): NULL for the defaults */
+	const char *vss_mountinfo;	   /* mount table file instead of /proc/self/mountinfo */
+	const char *vss_config;		   /* instead of hvguest.conf and its drop-ins */
+	const char *vss_sys_root;	   /* sysfs and /dev below this directory; "": not at all */
+	char **vss_include, **vss_exclude; /* --include/--exclude globs, owned */
+	const char *vss_run_dir;	   /* vss status: NULL for VSS_RUN_DIR */
 } CtlOptions;
 
 /* A verb: args holds exactly the positional arguments the verb table allows. */

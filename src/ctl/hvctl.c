@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/conf.h"
 #include "common/event.h"
 #include "common/log.h"
 #include "config.h"
 #include "ctl/ctl-kvp.h"
 #include "ctl/ctl-pool.h"
+#include "ctl/ctl-vss.h"
 
 /* Longest --lock-timeout accepted: an hour, in ms. */
 #define LOCK_TIMEOUT_MAX_MSEC 3600000ul
@@ -26,9 +28,10 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
-	{ "kvp", "list", 0, ctl_kvp_list },   { "kvp", "get", 1, ctl_kvp_get },
-	{ "kvp", "set", 2, ctl_kvp_set },     { "kvp", "delete", 1, ctl_kvp_delete },
-	{ "kvp", "watch", 0, ctl_kvp_watch },
+	{ "kvp", "list", 0, ctl_kvp_list },	{ "kvp", "get", 1, ctl_kvp_get },
+	{ "kvp", "set", 2, ctl_kvp_set },	{ "kvp", "delete", 1, ctl_kvp_delete },
+	{ "kvp", "watch", 0, ctl_kvp_watch },	{ "vss", "plan", 0, ctl_vss_plan },
+	{ "vss", "status", 0, ctl_vss_status },
 };
 
 static void help(void)
@@ -40,20 +43,44 @@ static void help(void)
 	       "  kvp get KEY           print the value of KEY\n"
 	       "  kvp set KEY VALUE     set KEY in the guest pool (pool 1)\n"
 	       "  kvp delete KEY        delete KEY from the guest pool (pool 1)\n"
-	       "  kvp watch             print changes of a pool as they happen\n\n"
+	       "  kvp watch             print changes of a pool as they happen\n"
+	       "  vss plan              what a backup freezes, in which order, and why\n"
+	       "  vss status            how the last backup went\n\n"
 	       "Options:\n"
 	       "  -p, --pool=N          pool 0-4 (default 1)\n"
 	       "  -j, --json            JSON output\n"
 	       "      --state-dir=DIR   pool directory (default %s)\n"
 	       "      --lock-timeout=MS longest wait for another program's lock (default %llu)\n"
+	       "      --mountinfo=FILE  vss plan: mount table to plan (default "
+	       "/proc/self/mountinfo)\n"
+	       "      --config=FILE     vss plan: read [vss] from FILE only (default:\n"
+	       "                        %s and its drop-ins)\n"
+	       "      --include=GLOB    vss plan: add an include glob, --exclude=GLOB an exclude "
+	       "glob;\n"
+	       "                        with a '/' it matches mount points, else types\n"
+	       "      --sys-root=DIR    vss plan: look up sysfs and /dev below DIR (empty: "
+	       "do not)\n"
+	       "      --run-dir=DIR     vss status: the daemon's run directory (default "
+	       "/run/hvguest)\n"
 	       "  -h, --help            show this help\n"
 	       "      --version         show the version\n\n"
 	       "Use -- before a KEY or VALUE that starts with '-'.\n"
 	       "Exit status: 0 success, 1 not found or refused, 2 usage error, 3 I/O error.\n",
-	       KVP_STATE_DIR, (unsigned long long)(CTL_POOL_LOCK_TIMEOUT_USEC / USEC_PER_MSEC));
+	       KVP_STATE_DIR, (unsigned long long)(CTL_POOL_LOCK_TIMEOUT_USEC / USEC_PER_MSEC),
+	       HVGUEST_CONF_FILE);
 }
 
-enum { ARG_STATE_DIR = 0x100, ARG_LOCK_TIMEOUT, ARG_VERSION };
+enum {
+	ARG_STATE_DIR = 0x100,
+	ARG_LOCK_TIMEOUT,
+	ARG_VERSION,
+	ARG_MOUNTINFO,
+	ARG_CONFIG,
+	ARG_INCLUDE,
+	ARG_EXCLUDE,
+	ARG_SYS_ROOT,
+	ARG_RUN_DIR,
+};
 
 /* Parses a decimal number in [0, max]; -EINVAL otherwise. */
 static int parse_number(const char *s, unsigned long max, unsigned long *ret)
@@ -81,6 +108,12 @@ static int parse_argv(int argc, char *argv[], CtlOptions *o)
 		{ "lock-timeout", required_argument, NULL, ARG_LOCK_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
+		{ "mountinfo", required_argument, NULL, ARG_MOUNTINFO },
+		{ "config", required_argument, NULL, ARG_CONFIG },
+		{ "include", required_argument, NULL, ARG_INCLUDE },
+		{ "exclude", required_argument, NULL, ARG_EXCLUDE },
+		{ "sys-root", required_argument, NULL, ARG_SYS_ROOT },
+		{ "run-dir", required_argument, NULL, ARG_RUN_DIR },
 		{}
 	};
 	unsigned long v;
@@ -115,6 +148,29 @@ static int parse_argv(int argc, char *argv[], CtlOptions *o)
 			}
 			o->lock_timeout_usec = (uint64_t)v * USEC_PER_MSEC;
 			break;
+		case ARG_MOUNTINFO:
+			o->vss_mountinfo = optarg;
+			break;
+		case ARG_CONFIG:
+			o->vss_config = optarg;
+			break;
+		case ARG_RUN_DIR:
+			o->vss_run_dir = optarg;
+			break;
+		case ARG_SYS_ROOT:
+			o->vss_sys_root = optarg;
+			break;
+		case ARG_INCLUDE:
+		case ARG_EXCLUDE:
+			if (optarg[0] == '\0') {
+				log_error("Empty --%s glob.",
+					  c == ARG_INCLUDE ? "include" : "exclude");
+				return -EINVAL;
+			}
+			if (ctl_strv_push(c == ARG_INCLUDE ? &o->vss_include : &o->vss_exclude,
+					  optarg) < 0)
+				return log_oom();
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -128,9 +184,33 @@ static int parse_argv(int argc, char *argv[], CtlOptions *o)
 	return 1;
 }
 
+static void options_done(CtlOptions *o)
+{
+	strv_free(o->vss_include);
+	strv_free(o->vss_exclude);
+}
+
+/* "list, get, ..." for the group's verbs, for messages. */
+static void group_commands(const char *group, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ELEMENTSOF(verbs) && len < size; i++) {
+		int k;
+
+		if (strcmp(verbs[i].group, group) != 0)
+			continue;
+		k = snprintf(buf + len, size - len, "%s%s", len ? ", " : "", verbs[i].name);
+		if (k < 0)
+			break;
+		len += (size_t)k;
+	}
+}
+
 int main(int argc, char *argv[])
 {
-	CtlOptions o = {
+	_cleanup_(options_done) CtlOptions o = {
 		.state_dir = KVP_STATE_DIR,
 		.pool = KVP_POOL_GUEST,
 		.lock_timeout_usec = CTL_POOL_LOCK_TIMEOUT_USEC,
@@ -155,8 +235,10 @@ int main(int argc, char *argv[])
 		if (strcmp(argv[optind], vb->group) != 0)
 			continue;
 		if (n < 2) {
-			log_error("'%s' needs a command (list, get, set, delete, watch).",
-				  vb->group);
+			char names[128];
+
+			group_commands(vb->group, names, sizeof(names));
+			log_error("'%s' needs a command (%s).", vb->group, names);
 			goto usage;
 		}
 		if (strcmp(argv[optind + 1], vb->name) != 0)
