@@ -11,8 +11,18 @@ fi
 ninja -C build >/dev/null
 
 sim=build/src/hostsim/hv-hostsim
-echo "================================================================"
-echo " hvguest demo 1/1: hv_kvp_daemon (Data Exchange) on a simulated host"
-echo "================================================================"
+banner() {
+  echo
+  echo "================================================================"
+  echo " hvguest demo $1"
+  echo "================================================================"
+}
+banner "1/2: hv_kvp_daemon (Data Exchange) on a simulated host"
 "$sim" run --netns --os-release demo/os-release --script demo/kvp.scenario -- \
-  build/src/kvp/hv_kvp_daemon --device @DEVICE@ --state-dir @STATE@
+  build/src/kvp/hv_kvp_daemon --device @DEVICE@ --state-dir @STATE@ \
+  --config /dev/null --config-dir /nonexistent
+
+banner "2/2: hv_vss_daemon (live backup) on a simulated host"
+"$sim" run --service vss --script demo/vss.scenario -- \
+  build/src/vss/hv_vss_daemon --device @DEVICE@ --run-dir @STATE@/run \
+  --hooks-dir @STATE@/vss.d --config /dev/null --config-dir /nonexistent
