@@ -7,6 +7,7 @@ packages=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
   libnl-3-dev libnl-route-3-dev libudev-dev libsystemd-dev libcmocka-dev
   libfuse3-dev fuse3 scdoc systemd iproute2 util-linux procps python3 python3-gi
+  xfsprogs btrfs-progs  # loop-image filesystems for the VSS tests
   hyperv-daemons  # the upstream daemons, compared against in tests and benchmarks
 )
 
