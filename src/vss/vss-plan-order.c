@@ -279,7 +279,9 @@ static int finish_edges(Order *c, size_t **ret_out_start)
 
 	if (!start)
 		return -ENOMEM;
-	qsort(c->edges, c->n_edges, sizeof(Edge), cmp_edge);
+	/* No edges: edges may still be NULL, which qsort() must not see. */
+	if (c->n_edges > 0)
+		qsort(c->edges, c->n_edges, sizeof(Edge), cmp_edge);
 	for (size_t i = 0; i < c->n_edges; i++)
 		if (n == 0 || cmp_edge(&c->edges[n - 1], &c->edges[i]) != 0)
 			c->edges[n++] = c->edges[i];
