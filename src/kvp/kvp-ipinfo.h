@@ -23,7 +23,7 @@
 
 /* Field sizes in bytes (element counts of the __u16 arrays times two). */
 #define KVP_IP_ADAPTER_ID_BYTES 256u /* MAX_ADAPTER_ID_SIZE 128 */
-#define KVP_IP_ADDR_BYTES 2048u      /* MAX_IP_ADDR_SIZE 1024 */
+#define KVP_IP_ADDR_BYTES 2048u	     /* MAX_IP_ADDR_SIZE 1024 */
 #define KVP_IP_GATEWAY_BYTES 1024u   /* MAX_GATEWAY_SIZE 512 */
 
 /*
