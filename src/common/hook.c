@@ -536,6 +536,9 @@ static int count_members(const HookGroup groups[], size_t n, uint32_t counts[])
 	struct dirent *de;
 	DIR *d;
 
+	/* An empty directory where procfs should be mounted would count nothing, wrongly. */
+	if (access("/proc/self/stat", F_OK) < 0)
+		return negative_errno();
 	d = opendir("/proc");
 	if (!d)
 		return negative_errno();
@@ -641,11 +644,11 @@ int hook_groups_end(HookGroup groups[], size_t n, uint64_t grace_usec, HookGroup
 	}
 
 	for (size_t i = 0; i < n; i++) {
-		if (groups[i].pgid > 0) {
-			HookResult ignored = { 0 };
+		HookResult ignored = { 0 };
 
-			reap(groups[i].pgid, &ignored);
-		}
+		if (groups[i].pgid <= 0)
+			continue;
+		reap(groups[i].pgid, &ignored);
 		safe_close(groups[i].fds[0]);
 		safe_close(groups[i].fds[1]);
 		groups[i] = HOOK_GROUP_INIT;

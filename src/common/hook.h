@@ -122,7 +122,7 @@ int hook_run_opts(const char *const argv[], const char *const extra_env[], const
  * Ends the kept groups among groups[0..n) (entries with pgid <= 0 are ignored), all at once:
  * SIGTERM to every group with live members, up to grace_usec for them to exit, SIGKILL to
  * what remains, up to HOOK_KILL_WAIT_USEC for that to take effect; then reaps each hook's
- * zombie, closes the kept pipes and resets every entry to HOOK_GROUP_INIT. Members are found
+ * zombie, closes the kept pipes and resets each of them to HOOK_GROUP_INIT. Members are found
  * by scanning /proc (pgrp field of /proc/PID/stat); without /proc the groups get SIGTERM,
  * the whole grace period, then SIGKILL. ret_end (NULL or n entries) receives per group what
  * was found. Members that moved to another group or session (setsid, a daemon's double

@@ -32,6 +32,7 @@ typedef struct Fx {
 	const char *extra[9];
 	VssHooksConfig cfg;
 	VssHooksBackup backup;
+	VssHooks *live[4]; /* freed by teardown if a failed test could not: no holder left */
 } Fx;
 
 static const char *const test_mounts[] = { "/", "/srv/data", "/mnt/new\nline", "/mnt/back\\slash",
@@ -151,6 +152,8 @@ static int teardown(void **state)
 {
 	Fx *fx = *state;
 
+	for (size_t i = 0; i < ELEMENTSOF(fx->live); i++)
+		vss_hooks_free(fx->live[i]);
 	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(fx);
 	return 0;
@@ -162,7 +165,21 @@ static VssHooks *new_hooks(Fx *fx)
 
 	assert_int_equal(vss_hooks_new(&fx->cfg, &fx->backup, &h), 0);
 	assert_non_null(h);
-	return h;
+	for (size_t i = 0; i < ELEMENTSOF(fx->live); i++)
+		if (!fx->live[i]) {
+			fx->live[i] = h;
+			return h;
+		}
+	fail_msg("too many live VssHooks");
+	return NULL;
+}
+
+static void drop_hooks(Fx *fx, VssHooks *h)
+{
+	for (size_t i = 0; i < ELEMENTSOF(fx->live); i++)
+		if (fx->live[i] == h)
+			fx->live[i] = NULL;
+	vss_hooks_free(h);
 }
 
 /* True if pid is running (not gone, not a zombie waiting for init). */
@@ -327,7 +344,7 @@ static void test_missing_and_empty_dir(void **state)
 	assert_int_equal(vss_hooks_format_summary(h, &s), 0);
 	assert_string_equal(s, "");
 	free(s);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 
 	/* Missing directory: no hooks, not an error. */
 	snprintf(missing, sizeof(missing), "%s/nonexistent", fx->root);
@@ -339,7 +356,7 @@ static void test_missing_and_empty_dir(void **state)
 	(void)runs;
 	assert_int_equal(vss_hooks_dir_error(h), 0);
 	assert_int_equal(vss_hooks_freeze_failed(h), 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 
 	/* A file where the directory should be is an error. */
 	write_file(missing, "", 0644);
@@ -347,7 +364,7 @@ static void test_missing_and_empty_dir(void **state)
 	assert_int_equal(vss_hooks_freeze(h), -ECANCELED);
 	assert_int_equal(vss_hooks_dir_error(h), -ENOTDIR);
 	assert_int_equal(vss_hooks_freeze_failed(h), 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_order_and_reverse_thaw(void **state)
@@ -401,7 +418,7 @@ static void test_order_and_reverse_thaw(void **state)
 	assert_int_equal(vss_hooks_thaw(h), -EALREADY);
 	assert_int_equal(vss_hooks_freeze_failed(h), -EALREADY);
 	assert_int_equal(vss_hooks_freeze(h), -EALREADY);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_thaw_without_freeze(void **state)
@@ -417,7 +434,7 @@ static void test_thaw_without_freeze(void **state)
 	assert_string_equal(log, "");
 	free(log);
 	assert_int_equal(vss_hooks_freeze(h), -EALREADY);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 /* Splits NUL-separated "NAME=value" records and returns the value of name, or NULL. */
@@ -448,7 +465,7 @@ static void test_environment(void **state)
 	h = new_hooks(fx);
 	assert_int_equal(vss_hooks_freeze(h), 0);
 	assert_int_equal(vss_hooks_thaw(h), 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	unsetenv("HVGUEST_TEST_CANARY");
 
 	snprintf(path, sizeof(path), "%s/env.freeze", fx->root);
@@ -488,7 +505,7 @@ static void test_environment(void **state)
 	h = new_hooks(fx);
 	assert_int_equal(vss_hooks_freeze(h), 0);
 	assert_int_equal(vss_hooks_freeze_failed(h), 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	snprintf(path, sizeof(path), "%s/env.freeze", fx->root);
 	buf = read_file(path, &size);
 	assert_null(env_get(buf, size, "HVGUEST_VSS_DEADLINE"));
@@ -550,7 +567,7 @@ static void test_failing_hook_aborts(void **state)
 	assert_non_null(strstr(sum, "s \"database is down\"; 30-never freeze not-run; "
 				    "20-fail freeze-failed ok "));
 	free(sum);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_failing_hook_ignored(void **state)
@@ -583,7 +600,7 @@ static void test_failing_hook_ignored(void **state)
 	assert_int_equal(runs[1].outcome, VSS_HOOK_OUTCOME_FAILED);
 	assert_int_equal(runs[1].exit_status, 4);
 	assert_int_equal(runs[4].outcome, VSS_HOOK_OUTCOME_FAILED);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_timeout_kills_group(void **state)
@@ -625,7 +642,7 @@ static void test_timeout_kills_group(void **state)
 	log = read_file(fx->log, NULL);
 	assert_string_equal(log, "10-slow freeze-failed timeout\n");
 	free(log);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_holder_survives_until_thaw(void **state)
@@ -664,7 +681,7 @@ static void test_holder_survives_until_thaw(void **state)
 	assert_int_equal(runs[0].left_alive, 1);
 	assert_int_equal(runs[0].left_killed, 0);
 	assert_int_equal(runs[1].left_alive, 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_holder_released_by_thaw(void **state)
@@ -693,7 +710,7 @@ static void test_holder_released_by_thaw(void **state)
 	/* Nothing was left for us to end. */
 	assert_int_equal(runs[0].left_alive, 0);
 	assert_int_equal(runs[0].left_killed, 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_stubborn_holder_killed(void **state)
@@ -707,8 +724,11 @@ static void test_stubborn_holder_killed(void **state)
 
 	write_hook(fx, "50-stubborn",
 		   "[ \"$1\" = freeze ] || exit 0\n"
-		   "(trap '' TERM; while :; do sleep 0.05; done) </dev/null >/dev/null 2>&1 &\n"
-		   "echo $! >\"$ROOT/holder.pid\"");
+		   "(trap '' TERM; touch \"$ROOT/ready\"; while :; do sleep 0.05; done) "
+		   "</dev/null >/dev/null 2>&1 &\n"
+		   "echo $! >\"$ROOT/holder.pid\"\n"
+		   "# Ignoring SIGTERM before we return, or the test would race with it.\n"
+		   "while [ ! -e \"$ROOT/ready\" ]; do sleep 0.01; done");
 	fx->cfg.holder_grace_usec = 300 * MSEC;
 	h = new_hooks(fx);
 	assert_int_equal(vss_hooks_freeze(h), 0);
@@ -723,7 +743,7 @@ static void test_stubborn_holder_killed(void **state)
 	runs = vss_hooks_runs(h, &n);
 	assert_true(runs[0].left_alive >= 1);
 	assert_true(runs[0].left_killed >= 1);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_holder_keeping_stdout(void **state)
@@ -756,7 +776,7 @@ static void test_holder_keeping_stdout(void **state)
 	assert_non_null(strstr(sum, "50-careless freeze ok "));
 	assert_non_null(strstr(sum, " held-stdout left=1 killed=0"));
 	free(sum);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_free_ends_holders(void **state)
@@ -772,7 +792,7 @@ static void test_free_ends_holders(void **state)
 	holder = read_pid(fx, "holder.pid");
 	assert_true(pid_alive(holder));
 	/* The manager gave up without a closing phase: nothing may be left behind. */
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	assert_false(pid_alive(holder));
 }
 
@@ -804,7 +824,7 @@ static void test_refuse_writable(void **state)
 	assert_int_equal(vss_hooks_format_summary(h, &sum), 0);
 	assert_non_null(strstr(sum, "20-world freeze refused (group- or world-writable)"));
 	free(sum);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	log = read_file(fx->log, NULL);
 	assert_string_equal(log, "10-ok freeze freeze -\n10-ok freeze-failed freeze-failed ok\n");
 	free(log);
@@ -820,7 +840,7 @@ static void test_refuse_writable(void **state)
 	assert_int_equal(runs[2].outcome, VSS_HOOK_OUTCOME_REFUSED);
 	assert_int_equal(runs[2].file, VSS_HOOK_FILE_WRITABLE);
 	assert_int_equal(vss_hooks_thaw(h), 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	log = read_file(fx->log, NULL);
 	assert_string_equal(log, "10-ok freeze freeze -\n10-ok thaw thaw ok\n");
 	free(log);
@@ -847,7 +867,7 @@ static void test_refuse_not_root(void **state)
 	assert_int_equal(runs[0].outcome, VSS_HOOK_OUTCOME_REFUSED);
 	assert_int_equal(runs[0].file, VSS_HOOK_FILE_BAD_OWNER);
 	assert_int_equal(vss_hooks_freeze_failed(h), 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	log = read_file(fx->log, NULL);
 	assert_string_equal(log, "");
 	free(log);
@@ -861,18 +881,18 @@ static void test_refuse_not_root(void **state)
 	assert_int_equal(vss_hooks_dir_error(h), -EPERM);
 	runs = vss_hooks_runs(h, &n);
 	assert_int_equal(n, 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	assert_int_equal(chown(fx->dir, 0, 0), 0);
 	assert_int_equal(chmod(fx->dir, 0777), 0);
 	h = new_hooks(fx);
 	assert_int_equal(vss_hooks_freeze(h), -ECANCELED);
 	assert_int_equal(vss_hooks_dir_error(h), -EPERM);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	fx->cfg.ignore_failures = true;
 	h = new_hooks(fx);
 	assert_int_equal(vss_hooks_freeze(h), 0);
 	assert_int_equal(vss_hooks_thaw(h), 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	log = read_file(fx->log, NULL);
 	assert_string_equal(log, "");
 	free(log);
@@ -940,7 +960,7 @@ static void test_skip_non_hooks(void **state)
 	assert_non_null(strstr(sum, "; skipped: #50-x# (backup file), "));
 	assert_non_null(strstr(sum, "60-README (not executable)"));
 	free(sum);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_spawn_error(void **state)
@@ -965,7 +985,7 @@ static void test_spawn_error(void **state)
 	assert_int_equal(vss_hooks_freeze_failed(h), 0);
 	runs = vss_hooks_runs(h, &n);
 	assert_int_equal(n, 2);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	log = read_file(fx->log, NULL);
 	assert_string_equal(log, "");
 	free(log);
@@ -1004,7 +1024,7 @@ static void test_message_and_signal(void **state)
 	runs = vss_hooks_runs(h, &n);
 	assert_int_equal(n, 6);
 	/* Each told how its freeze ended: the signal one gets "signal". */
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 /* ---- the example hooks against fake database clients ---- */
@@ -1182,7 +1202,7 @@ static void check_holder_cycle(Fx *fx, const char *lock_sql, const char *unlock_
 	assert_true(wait_pid_gone(holder));
 	assert_int_equal(runs[0].left_alive, 0);
 	assert_int_equal(runs[1].left_alive, 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_example_postgresql(void **state)
@@ -1273,7 +1293,7 @@ static void test_example_postgresql_start_fails(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(runs[1].outcome, VSS_HOOK_OUTCOME_OK);
 	assert_int_equal(runs[0].left_alive, 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_example_postgresql_lock_lost(void **state)
@@ -1299,7 +1319,7 @@ static void test_example_postgresql_lock_lost(void **state)
 	runs = vss_hooks_runs(h, &n);
 	assert_int_equal(runs[1].outcome, VSS_HOOK_OUTCOME_FAILED);
 	assert_non_null(strstr(runs[1].message, "holder exited before the release"));
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 static void test_example_postgresql_checkpoint_only(void **state)
@@ -1313,7 +1333,7 @@ static void test_example_postgresql_checkpoint_only(void **state)
 	h = new_hooks(fx);
 	assert_int_equal(vss_hooks_freeze(h), 0);
 	assert_int_equal(vss_hooks_thaw(h), 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	log = read_file(fx->log, NULL);
 	assert_non_null(strstr(log, "sql CHECKPOINT"));
 	assert_null(strstr(log, "backup_start"));
@@ -1363,7 +1383,7 @@ static void test_example_mariadb_lock_fails(void **state)
 	runs = vss_hooks_runs(h, &n);
 	assert_non_null(strstr(runs[0].message, "taking the backup lock failed: ERROR 1205"));
 	assert_int_equal(vss_hooks_freeze_failed(h), 0);
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 	log = read_file(fx->log, NULL);
 	assert_null(strstr(log, "end locked"));
 	assert_null(strstr(log, " lock\n"));
@@ -1402,9 +1422,9 @@ static void test_example_stale_holder_ended(void **state)
 		assert_true(log_has(log, first, "end locked"));
 		free(log);
 		assert_int_equal(vss_hooks_thaw(h2), 0);
-		vss_hooks_free(h2);
+		drop_hooks(fx, h2);
 	}
-	vss_hooks_free(h);
+	drop_hooks(fx, h);
 }
 
 int main(void)

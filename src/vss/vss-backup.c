@@ -37,6 +37,8 @@ struct VssBackup {
 	VssGuardian guardian;
 	bool deferred; /* logging deferred since just before the first freeze */
 	bool frozen;
+	bool finished; /* thaw hooks ran and the outcome is recorded */
+	int guardian_outcome;
 	uint64_t started_usec;
 	char marker[PATH_MAX];
 };
@@ -154,6 +156,14 @@ static void record(VssBackup *b, const char *result, int error)
 			 b->targets[i].path);
 
 	dirfd = open_dir(b->env->settings->run_dir);
+	/*
+	 * A freeze that failed early (a hook) ends before the marker created the directory, and
+	 * nothing was frozen. Otherwise it exists: no mkdir, which could block on a frozen parent.
+	 */
+	if (dirfd == -ENOENT) {
+		r = mkdir_p(b->env->settings->run_dir, 0755);
+		dirfd = r < 0 ? r : open_dir(b->env->settings->run_dir);
+	}
 	r = dirfd < 0 ? dirfd
 		      : write_file_atomic_at(dirfd, "vss-status", ".tmp-vss-status-", text,
 					     strlen(text), 0644);
@@ -195,6 +205,7 @@ static int abort_freeze(VssBackup *b, int error, const char *what)
 	if (b->hooks)
 		(void)vss_hooks_freeze_failed(b->hooks);
 	record(b, "failed", error);
+	b->finished = true;
 	return error;
 }
 
@@ -286,23 +297,36 @@ int vss_backup_freeze(const VssBackupEnv *env, VssBackup **ret)
 	return 0;
 }
 
-int vss_backup_thaw(VssBackup *b, const char *why)
+int vss_backup_unfreeze(VssBackup *b)
 {
-	int r = 0, g;
+	int r = 0;
 
-	if (b->session)
+	if (b->session && b->frozen)
 		r = vss_freeze_session_thaw(b->session);
 	b->frozen = false;
-	g = b->guardian.pid > 0 ? vss_guardian_stop(&b->guardian) : 0;
+	if (b->guardian.pid > 0)
+		b->guardian_outcome = vss_guardian_stop(&b->guardian);
 	(void)vss_marker_remove(b->marker);
 	end_deferred(b);
+	return r;
+}
 
-	if (g == VSS_GUARDIAN_DEADLINE)
+void vss_backup_finish(VssBackup *b, const char *why, int thaw_result)
+{
+	if (b->guardian_outcome == VSS_GUARDIAN_DEADLINE)
 		log_warning("Backup %s: the guardian's backstop thawed before the daemon did.",
 			    b->id);
 	if (b->hooks)
 		(void)vss_hooks_thaw(b->hooks);
-	record(b, strcmp(why, "host") == 0 ? "ok" : why, r < 0 ? r : 0);
+	record(b, strcmp(why, "host") == 0 ? "ok" : why, thaw_result < 0 ? thaw_result : 0);
+	b->finished = true;
+}
+
+int vss_backup_thaw(VssBackup *b, const char *why)
+{
+	int r = vss_backup_unfreeze(b);
+
+	vss_backup_finish(b, why, r);
 	return r;
 }
 
@@ -311,7 +335,9 @@ VssBackup *vss_backup_free(VssBackup *b)
 	if (!b)
 		return NULL;
 	if (b->frozen)
-		(void)vss_backup_thaw(b, "shutdown");
+		(void)vss_backup_unfreeze(b);
+	if (!b->finished && b->session)
+		vss_backup_finish(b, "shutdown", 0);
 	end_deferred(b);
 	if (b->guardian.pid > 0)
 		(void)vss_guardian_stop(&b->guardian);

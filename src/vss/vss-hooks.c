@@ -254,6 +254,12 @@ static int extra_env_check(const char *const *extra, size_t *ret_n)
 
 static void groups_end(VssHooks *h, uint64_t grace_usec)
 {
+	bool any = false;
+
+	for (size_t i = 0; i < h->n_runs; i++)
+		any = any || h->groups[i].pgid > 0;
+	if (!any)
+		return;
 	(void)hook_groups_end(h->groups, h->n_runs, grace_usec, h->ends);
 	for (size_t i = 0; i < h->n_runs; i++) {
 		h->runs[i].left_alive = h->ends[i].alive;
@@ -265,7 +271,7 @@ VssHooks *vss_hooks_free(VssHooks *h)
 {
 	if (!h)
 		return NULL;
-	if (h->state != HOOKS_CLOSED && h->groups)
+	if (h->groups)
 		groups_end(h, 0);
 	free(h->dir);
 	for (size_t i = 0; i < h->n_extra; i++)
@@ -323,10 +329,15 @@ int vss_hooks_new(const VssHooksConfig *cfg, const VssHooksBackup *backup, VssHo
 	if (r < 0)
 		return r;
 	/* Rounded up: a hook pacing itself by it must not count on a second it lacks. */
-	if (asprintf(&h->env_timeout, OWN_ENV_PREFIX "TIMEOUT_SEC=%" PRIu64,
-		     (h->timeout_usec + USEC_PER_SEC - 1) / USEC_PER_SEC) < 0 ||
-	    asprintf(&h->env_id, OWN_ENV_PREFIX "BACKUP_ID=%s", backup->id) < 0) {
-		h->env_timeout = h->env_id = NULL;
+	r = asprintf(&h->env_timeout, OWN_ENV_PREFIX "TIMEOUT_SEC=%" PRIu64,
+		     (h->timeout_usec + USEC_PER_SEC - 1) / USEC_PER_SEC);
+	if (r < 0) {
+		h->env_timeout = NULL;
+		return -ENOMEM;
+	}
+	r = asprintf(&h->env_id, OWN_ENV_PREFIX "BACKUP_ID=%s", backup->id);
+	if (r < 0) {
+		h->env_id = NULL;
 		return -ENOMEM;
 	}
 	if (backup->deadline_sec > 0) {

@@ -33,6 +33,8 @@ struct Manager {
 	VssRequest req;
 	VssBackup *backup;     /* frozen backup, between FREEZE and its thaw */
 	VssBackup *job_backup; /* written by the FREEZE job, taken after collect */
+	VssBackup *finishing;  /* thawed, its thaw hooks running on the worker */
+	int finishing_thaw_result;
 	uint8_t register_msg[VSS_MSG_SIZE];
 	uint8_t in[64];
 	uint8_t out[VSS_MSG_SIZE];
@@ -50,15 +52,13 @@ static int job_freeze(void *userdata)
 	return vss_backup_freeze(&m->env, &m->job_backup);
 }
 
-static int job_thaw(void *userdata)
+static int job_finish(void *userdata)
 {
 	Manager *m = userdata;
-	int r;
 
-	/* The thaw hooks may take a while: off the loop. */
-	r = vss_backup_thaw(m->backup, "host");
-	m->backup = vss_backup_free(m->backup);
-	return r;
+	/* The thaw hooks may take a while: off the loop, after the host has its answer. */
+	vss_backup_finish(m->finishing, "host", m->finishing_thaw_result);
+	return 0;
 }
 
 static void thaw_now(Manager *m, const char *why)
@@ -141,6 +141,12 @@ static int on_worker_done(Event *e, void *userdata)
 
 	if (!worker_collect(m->worker, &r))
 		return 0;
+	if (m->finishing) {
+		m->finishing = vss_backup_free(m->finishing);
+		if (m->exiting)
+			return event_exit(m->event, 0);
+		return 0;
+	}
 	if (m->req.op == VSS_OP_FREEZE && r >= 0) {
 		m->backup = TAKE_PTR(m->job_backup);
 		/* Thaw by ourselves if the host never says THAW. */
@@ -204,9 +210,14 @@ static int handle_message(Manager *m, size_t len)
 				r = 0;
 				break;
 			}
-			r = start_job(m, job_thaw);
-			if (r >= 0)
-				return 0;
+			/* Thaw and answer at once; the thaw hooks follow on the worker. */
+			r = vss_backup_unfreeze(m->backup);
+			m->finishing_thaw_result = r;
+			m->finishing = TAKE_PTR(m->backup);
+			if (worker_submit(m->worker, job_finish, m) < 0) {
+				vss_backup_finish(m->finishing, "host", r);
+				m->finishing = vss_backup_free(m->finishing);
+			}
 			break;
 		case VSS_OP_CREATE:
 		case VSS_OP_DELETE:
@@ -368,6 +379,7 @@ Manager *manager_free(Manager *m)
 		return NULL;
 	/* A job in progress finishes first (a freeze then gets thawed below). */
 	m->worker = worker_free(m->worker);
+	m->finishing = vss_backup_free(m->finishing);
 	if (m->job_backup && !m->backup)
 		m->backup = TAKE_PTR(m->job_backup);
 	thaw_now(m, "shutdown");
