@@ -453,3 +453,14 @@ void conf_free(const ConfItem *table, size_t n_items, void *target)
 		}
 	}
 }
+
+int free_and_strdup(char **p, const char *s)
+{
+	char *copy = strdup(s);
+
+	if (!copy)
+		return -ENOMEM;
+	free(*p);
+	*p = copy;
+	return 0;
+}

@@ -68,6 +68,9 @@ int conf_load(const ConfItem *table, size_t n_items, void *target, const char *m
 /* Frees the CONF_STRING/CONF_PATH/CONF_STRV members of target that the table describes. */
 void conf_free(const ConfItem *table, size_t n_items, void *target);
 
+/* Replaces *p by a copy of s (freeing the old one). 0 or -ENOMEM, *p untouched on failure. */
+int free_and_strdup(char **p, const char *s);
+
 void strv_free(char **l);
 char **strv_copy(char *const *l);
 size_t strv_length(char *const *l);

@@ -426,6 +426,22 @@ static void test_nul_byte(void **state)
 	assert_int_equal(err.line, 2);
 }
 
+static void test_free_and_strdup(void **state)
+{
+	char *p = strdup("old");
+
+	assert_non_null(p);
+	assert_int_equal(free_and_strdup(&p, "new value"), 0);
+	assert_string_equal(p, "new value");
+	assert_int_equal(free_and_strdup(&p, ""), 0);
+	assert_string_equal(p, "");
+	free(p);
+	p = NULL;
+	assert_int_equal(free_and_strdup(&p, "from NULL"), 0);
+	assert_string_equal(p, "from NULL");
+	free(p);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -442,6 +458,7 @@ int main(void)
 		T(test_path_must_be_absolute),
 		T(test_line_length),
 		T(test_nul_byte),
+		T(test_free_and_strdup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,16 +47,6 @@ enum {
 	ARG_VERSION,
 };
 
-static int replace_str(char **dst, const char *src)
-{
-	char *s = strdup(src);
-	if (!s)
-		return -ENOMEM;
-	free(*dst);
-	*dst = s;
-	return 0;
-}
-
 /* Applies options in two passes: where the config lives first, then overrides on top. */
 static int parse_argv(int argc, char *argv[], KvpSettings *s, bool overrides, const char **config,
 		      const char **config_dir)
@@ -100,22 +90,22 @@ static int parse_argv(int argc, char *argv[], KvpSettings *s, bool overrides, co
 			*config_dir = optarg;
 			break;
 		case ARG_DEVICE:
-			r = overrides ? replace_str(&s->device, optarg) : 0;
+			r = overrides ? free_and_strdup(&s->device, optarg) : 0;
 			break;
 		case ARG_STATE_DIR:
-			r = overrides ? replace_str(&s->state_dir, optarg) : 0;
+			r = overrides ? free_and_strdup(&s->state_dir, optarg) : 0;
 			break;
 		case ARG_OS_RELEASE:
-			r = overrides ? replace_str(&s->os_release, optarg) : 0;
+			r = overrides ? free_and_strdup(&s->os_release, optarg) : 0;
 			break;
 		case ARG_ROOT_DIR:
-			r = overrides ? replace_str(&s->root_dir, optarg) : 0;
+			r = overrides ? free_and_strdup(&s->root_dir, optarg) : 0;
 			break;
 		case ARG_TOOLS_DIR:
-			r = overrides ? replace_str(&s->tools_dir, optarg) : 0;
+			r = overrides ? free_and_strdup(&s->tools_dir, optarg) : 0;
 			break;
 		case ARG_SYSFS_DIR:
-			r = overrides ? replace_str(&s->sysfs_dir, optarg) : 0;
+			r = overrides ? free_and_strdup(&s->sysfs_dir, optarg) : 0;
 			break;
 		default:
 			return -EINVAL;

@@ -45,16 +45,6 @@ enum {
 	ARG_VERSION,
 };
 
-static int replace_str(char **dst, const char *src)
-{
-	char *s = strdup(src);
-	if (!s)
-		return -ENOMEM;
-	free(*dst);
-	*dst = s;
-	return 0;
-}
-
 /* Two passes: where the config lives first, then overrides on top of it. */
 static int parse_argv(int argc, char *argv[], VssSettings *s, bool overrides, const char **config,
 		      const char **config_dir, bool *recover)
@@ -117,7 +107,7 @@ static int parse_argv(int argc, char *argv[], VssSettings *s, bool overrides, co
 			return -EINVAL;
 		}
 		if (target && overrides) {
-			r = replace_str(target, optarg);
+			r = free_and_strdup(target, optarg);
 			if (r < 0)
 				return r;
 		}
