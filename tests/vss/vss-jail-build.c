@@ -3,7 +3,7 @@
  * Builds the jail in the forked PID-1 child (see vss-jail-build.h and vss-jail.h).
  *
  * Order matters for safety: the images' backing files and mkfs happen on a private scratch
- * tmpfs ("hvguest-jail-work", over /tmp in this namespace only); the jail root is another
+ * tmpfs ("hvguest-jail-work", on an empty directory the caller made); the jail root is another
  * tmpfs ("hvguest-jail") filled with COPIES; the only mount taken from outside is a clone of
  * the simulator's FUSE mount, refused unless it is FUSE. After pivot_root the old root
  * (machine root, work tmpfs and all) is detached, and only then are the loop devices
@@ -36,7 +36,6 @@
 #define FUSE_SUPER_MAGIC 0x65735546
 #endif
 
-#define WORK_DIR "/tmp"
 #define LOOP_MAJOR_NR 7u
 #define LOOP_CONTROL_MINOR 237u
 #define MKFS_TIMEOUT_USEC (120u * 1000000u)
@@ -45,7 +44,7 @@
 typedef struct Builder {
 	const VjBuildArgs *a;
 	VjSetup *s;
-	int images_dir;		     /* WORK_DIR/images */
+	int images_dir;		     /* <work_dir>/images */
 	int img_file[VJ_MAX_IMAGES]; /* backing (or template) image files on the work tmpfs */
 	int mnt_fd[VJ_MAX_IMAGES];   /* the mounted images, handed to the init */
 	int loop_ctl;		     /* loop-control */
@@ -124,23 +123,32 @@ static int run_mkfs(VssJailFs fs, const char *path)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
+/* "<work_dir>/<sub>" in buf. */
+static const char *work_path(const Builder *b, const char *sub, char *buf, size_t size)
+{
+	(void)snprintf(buf, size, "%s/%s", b->a->work_dir, sub);
+	return buf;
+}
+
 static int make_images(Builder *b)
 {
 	const VssJailOptions *o = b->a->o;
 	int r;
 
-	if (mkdir(WORK_DIR "/images", 0700) < 0)
+	char dir[128];
+
+	if (mkdir(work_path(b, "images", dir, sizeof(dir)), 0700) < 0)
 		return stage(b, "mkdir images", SIZE_MAX, negative_errno());
-	b->images_dir = open(WORK_DIR "/images", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	b->images_dir = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (b->images_dir < 0)
 		return stage(b, "open images", SIZE_MAX, negative_errno());
 
 	for (size_t i = 0; i < o->n_images; i++) {
 		unsigned mib = o->images[i].size_mib ?: default_size_mib(o->images[i].fs);
-		char name[32], path[64];
+		char name[32], path[192];
 
 		(void)snprintf(name, sizeof(name), "img%zu.img", i);
-		(void)snprintf(path, sizeof(path), WORK_DIR "/images/%s", name);
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
 		b->img_file[i] =
 			openat(b->images_dir, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (b->img_file[i] < 0)
@@ -157,12 +165,13 @@ static int make_images(Builder *b)
 
 static int open_loop_control(Builder *b)
 {
-	char buf[32] = "";
+	char buf[32] = "", node[128];
 	int fd, max_part = 0;
 
-	if (mknod(WORK_DIR "/loop-control", S_IFCHR | 0600, makedev(10, LOOP_CONTROL_MINOR)) < 0)
+	work_path(b, "loop-control", node, sizeof(node));
+	if (mknod(node, S_IFCHR | 0600, makedev(10, LOOP_CONTROL_MINOR)) < 0)
 		return stage(b, "mknod loop-control", SIZE_MAX, negative_errno());
-	b->loop_ctl = open(WORK_DIR "/loop-control", O_RDWR | O_CLOEXEC);
+	b->loop_ctl = open(node, O_RDWR | O_CLOEXEC);
 	if (b->loop_ctl < 0)
 		return stage(b, "open loop-control", SIZE_MAX, negative_errno());
 
@@ -474,9 +483,9 @@ static int build(Builder *b)
 	if (r < 0)
 		return r;
 
-	if (mount("hvguest-jail-work", WORK_DIR, "tmpfs", MS_NOSUID, "mode=0700") < 0)
+	if (mount("hvguest-jail-work", b->a->work_dir, "tmpfs", MS_NOSUID, "mode=0700") < 0)
 		return stage(b, "mount work tmpfs", SIZE_MAX, negative_errno());
-	if (statfs(WORK_DIR, &sf) < 0 || (unsigned long)sf.f_type != TMPFS_MAGIC)
+	if (statfs(b->a->work_dir, &sf) < 0 || (unsigned long)sf.f_type != TMPFS_MAGIC)
 		return stage(b, "work is not tmpfs", SIZE_MAX, -EMEDIUMTYPE);
 
 	r = make_images(b);
@@ -486,11 +495,13 @@ static int build(Builder *b)
 	if (r < 0)
 		return r;
 
-	if (mkdir(WORK_DIR "/root", 0755) < 0)
+	char root[128];
+
+	if (mkdir(work_path(b, "root", root, sizeof(root)), 0755) < 0)
 		return stage(b, "mkdir root", SIZE_MAX, negative_errno());
-	if (mount("hvguest-jail", WORK_DIR "/root", "tmpfs", MS_NOSUID, "mode=0755") < 0)
+	if (mount("hvguest-jail", root, "tmpfs", MS_NOSUID, "mode=0755") < 0)
 		return stage(b, "mount jail tmpfs", SIZE_MAX, negative_errno());
-	b->rootfd = open(WORK_DIR "/root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	b->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (b->rootfd < 0)
 		return stage(b, "open root", SIZE_MAX, negative_errno());
 

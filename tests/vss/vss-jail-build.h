@@ -13,6 +13,11 @@ typedef struct VjBuildArgs {
 	const VssJailOptions *o;
 	const VssRootId *real_root;
 	const char *init_path; /* host path of vss-jail-init; copied to the same jail path */
+	/*
+	 * Empty directory the work tmpfs is mounted on. Not /tmp itself: the binaries to copy
+	 * (a build tree, a CI clone) may live below /tmp and must stay visible.
+	 */
+	const char *work_dir;
 	const char *hostname;
 	unsigned lifetime_sec;
 	int ctl_fd; /* the jail's end of the control socket */

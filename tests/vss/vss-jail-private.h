@@ -14,6 +14,9 @@
 
 struct VssJail {
 	VssRootId root;
+	/* Empty directory on the real /tmp the builder mounts its work tmpfs on; removed at free.
+	 */
+	char work_dir[64];
 	size_t n_images;
 	VssJailFs fs[VSS_JAIL_MAX_IMAGES];
 	dev_t loop_rdev[VSS_JAIL_MAX_IMAGES];

@@ -368,10 +368,17 @@ int vss_jail_new(const VssJailOptions *o, const VssRootId *real_root, VssJail **
 		return negative_errno();
 	j->ctl = sp[0];
 
+	snprintf(j->work_dir, sizeof(j->work_dir), "/tmp/hvguest-jail-work.XXXXXX");
+	if (!mkdtemp(j->work_dir)) {
+		j->work_dir[0] = 0;
+		return negative_errno();
+	}
+
 	a = (VjBuildArgs){
 		.o = o,
 		.real_root = &j->root,
 		.init_path = init_path,
+		.work_dir = j->work_dir,
 		.hostname = o->hostname ?: "hvguest-jail",
 		.lifetime_sec = o->lifetime_sec ?: DEFAULT_LIFETIME_SEC,
 		.ctl_fd = sp[1],
@@ -463,6 +470,9 @@ VssJail *vss_jail_free(VssJail *j)
 	safe_close(j->nanny_pidfd);
 	safe_close(j->init_pidfd);
 	safe_close(j->log_fd);
+	/* Its tmpfs lived in the jail's namespace only; here it is an empty directory. */
+	if (j->work_dir[0])
+		(void)rmdir(j->work_dir);
 	free(j);
 	return NULL;
 }
