@@ -304,8 +304,6 @@ int vss_backup_unfreeze(VssBackup *b)
 	if (b->session && b->frozen)
 		r = vss_freeze_session_thaw(b->session);
 	b->frozen = false;
-	if (b->guardian.pid > 0)
-		b->guardian_outcome = vss_guardian_stop(&b->guardian);
 	(void)vss_marker_remove(b->marker);
 	end_deferred(b);
 	return r;
@@ -313,6 +311,12 @@ int vss_backup_unfreeze(VssBackup *b)
 
 void vss_backup_finish(VssBackup *b, const char *why, int thaw_result)
 {
+	/*
+	 * Reaping the guardian can take a scheduler round trip or two; the host already has
+	 * its answer by now. Until then it only watches: everything it would thaw is thawed.
+	 */
+	if (b->guardian.pid > 0)
+		b->guardian_outcome = vss_guardian_stop(&b->guardian);
 	if (b->guardian_outcome == VSS_GUARDIAN_DEADLINE)
 		log_warning("Backup %s: the guardian's backstop thawed before the daemon did.",
 			    b->id);

@@ -40,14 +40,15 @@ int vss_backup_check(const VssBackupEnv *env);
 int vss_backup_freeze(const VssBackupEnv *env, VssBackup **ret);
 
 /*
- * Thaws (reverse order), stops the guardian, removes the marker and ends deferred logging:
- * the fast part, after which the host can be answered. Returns 0 or the first thaw error;
+ * Thaws (reverse order), removes the marker and ends deferred logging: the fast part,
+ * after which the host can be answered. Returns 0 or the first thaw error;
  * never leaves anything frozen that a thaw could release. Idempotent.
  */
 int vss_backup_unfreeze(VssBackup *b);
 
 /*
- * Runs the thaw hooks (they may take up to their timeouts) and records the outcome. why is
+ * Stops the guardian, runs the thaw hooks (they may take up to their timeouts) and records
+ * the outcome. why is
  * "host", "deadline", "shutdown" or "reconnect"; thaw_result what vss_backup_unfreeze()
  * returned.
  */
