@@ -17,23 +17,12 @@
 #include "ctl/ctl-vss.h"
 #include "vss/vss-mounts.h"
 #include "vss/vss-plan.h"
+#include "vss/vss-settings.h"
 
 #define MOUNTINFO_PATH "/proc/self/mountinfo"
 /* Columns wider than this are not padded (the reason column follows anyway). */
 #define PATH_COLUMN_MAX 40u
 #define TYPE_COLUMN_MAX 12u
-
-typedef struct PlanConfig {
-	char **include_mounts, **exclude_mounts, **include_types, **exclude_types;
-} PlanConfig;
-
-/* The [vss] keys this verb reads; the daemon's table has the same ones. */
-static const ConfItem plan_conf_table[] = {
-	{ "vss", "include_mounts", CONF_STRV, offsetof(PlanConfig, include_mounts), 0, 0 },
-	{ "vss", "exclude_mounts", CONF_STRV, offsetof(PlanConfig, exclude_mounts), 0, 0 },
-	{ "vss", "include_types", CONF_STRV, offsetof(PlanConfig, include_types), 0, 0 },
-	{ "vss", "exclude_types", CONF_STRV, offsetof(PlanConfig, exclude_types), 0, 0 },
-};
 
 int ctl_strv_push(char ***l, const char *s)
 {
@@ -53,23 +42,22 @@ int ctl_strv_push(char ***l, const char *s)
 	return 0;
 }
 
-static void plan_config_done(PlanConfig *c)
+/* The daemon's own [vss] settings, so both read the same keys the same way. */
+static void plan_config_done(VssSettings *c)
 {
-	conf_free(plan_conf_table, ELEMENTSOF(plan_conf_table), c);
+	vss_settings_done(c);
 }
 
 /* Configuration, then the command line's globs appended ('/' in a glob: a mount point glob). */
-static int load_config(const CtlOptions *o, PlanConfig *c)
+static int load_config(const CtlOptions *o, VssSettings *c)
 {
 	ConfError err = { 0 };
 	int r;
 
 	if (o->vss_config)
-		r = conf_load(plan_conf_table, ELEMENTSOF(plan_conf_table), c, o->vss_config, NULL,
-			      &err);
+		r = vss_settings_load(c, o->vss_config, NULL, &err);
 	else
-		r = conf_load(plan_conf_table, ELEMENTSOF(plan_conf_table), c, HVGUEST_CONF_FILE,
-			      HVGUEST_CONF_DIR, &err);
+		r = vss_settings_load(c, HVGUEST_CONF_FILE, HVGUEST_CONF_DIR, &err);
 	if (r < 0) {
 		if (err.file[0] != '\0')
 			return log_error_errno(r, "Invalid configuration %s:%u%s%s: %s: %m",
@@ -274,12 +262,14 @@ static int print_json(FILE *f, const VssPlan *p)
 
 CtlExit ctl_vss_plan(const CtlOptions *o, char *const *args)
 {
-	_cleanup_(plan_config_done) PlanConfig c = { 0 };
+	_cleanup_(plan_config_done) VssSettings c = { 0 };
 	VssMount *m = NULL;
 	VssPlan *p = NULL;
 	size_t n = 0;
 	int r;
 
+	if (vss_settings_init(&c) < 0)
+		return CTL_EXIT_IO;
 	if (load_config(o, &c) < 0)
 		return CTL_EXIT_IO;
 	if (read_mounts(o, &m, &n) < 0)
