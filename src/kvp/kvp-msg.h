@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "common/macro.h"
+#include "common/utf8.h"
 
 #define KVP_MSG_SIZE 7432u
 #define KVP_KEY_SIZE 512u    /* HV_KVP_EXCHANGE_MAX_KEY_SIZE, bytes incl. NUL */
@@ -115,8 +116,3 @@ int kvp_msg_build_get(void *buf, const char *key, const char *value);
 
 const char *kvp_op_to_string(KvpOp op);
 const char *kvp_pool_to_string(KvpPoolId pool);
-
-/* True if s[0..len) is well-formed UTF-8 (no overlongs, surrogates or values > U+10FFFF). */
-int utf8_is_valid(const char *s, size_t len);
-/* UTF-16 units needed to encode well-formed UTF-8 s[0..len). */
-size_t utf8_utf16_units(const char *s, size_t len);
