@@ -13,7 +13,7 @@ void hostsim_untrack_daemon(HostSim *sim, HostSimDaemon *d);
 /*
  * After a daemon exited: its close() reaches the FUSE server asynchronously. Waits (at
  * most timeout_usec) until no process of session sid (the daemon's pid: daemons are started
- * as session leaders) holds a device (KVP or VSS; a holder of unknown session counts too),
+ * as session leaders) holds a device (KVP, VSS or fcopy; a holder of unknown session counts too),
  * so that counters and state seen by the caller already include the release.
  */
 void hostsim_wait_released(HostSim *sim, pid_t sid, uint64_t timeout_usec);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The HostSim object's layout, shared by the files that implement the public API
- * (hostsim.c: set-up, KVP host; hostsim-vss-host.c: VSS host). Not for other modules.
+ * (hostsim.c: set-up, KVP host; hostsim-vss-host.c: VSS host; hostsim-fcopy-host.c: fcopy
+ * host). Not for other modules.
  */
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "hostsim/hostsim-env.h"
+#include "hostsim/hostsim-fcopy.h"
 #include "hostsim/hostsim-fuse.h"
 #include "hostsim/hostsim-kvp.h"
 #include "hostsim/hostsim-transport.h"
@@ -28,6 +30,7 @@ struct HostSim {
 	char state_dir[PATH_MAX];
 	char kvp_device[64];
 	char vss_device[64];
+	char fcopy_device[64];
 	char syslog_path[PATH_MAX];
 
 	pthread_mutex_t lock;	/* recursive; guards everything below that the FUSE thread sees */
@@ -36,6 +39,7 @@ struct HostSim {
 	unsigned ready_waiters; /* modified under lock, read atomically */
 	pthread_mutex_t host_lock;     /* the host sends one KVP transaction at a time */
 	pthread_mutex_t vss_host_lock; /* and one VSS transaction at a time (independently) */
+	pthread_mutex_t fcopy_host_lock; /* and one fcopy transaction at a time */
 
 	HsFuse *fuse;
 	HsTransport kvp_transport;
@@ -46,6 +50,8 @@ struct HostSim {
 	HostSimVssResult vss_result;
 	dev_t vss_allowed[HOSTSIM_VSS_ALLOW_MAX]; /* block devices FREEZE/THAW may reach */
 	size_t n_vss_allowed;
+	HsTransport fcopy_transport;
+	HsFcopyModel fcopy;
 
 	int log_sock, log_fd, log_stop;
 	pthread_t log_thread;

@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "hostsim/hostsim-env.h"
+#include "hostsim/hostsim-fcopy.h"
 #include "hostsim/hostsim-fuse.h"
 #include "hostsim/hostsim-internal.h"
 #include "hostsim/hostsim-kvp-host.h"
@@ -78,6 +79,11 @@ static const HsKvpModelOps kvp_model_ops = {
 };
 
 static const HsVssModelOps vss_model_ops = {
+	.now_usec = model_now,
+	.changed = model_changed,
+};
+
+static const HsFcopyModelOps fcopy_model_ops = {
 	.now_usec = model_now,
 	.changed = model_changed,
 };
@@ -223,6 +229,7 @@ HostSim *hostsim_free(HostSim *sim)
 	pthread_cond_destroy(&sim->cond);
 	pthread_mutex_destroy(&sim->host_lock);
 	pthread_mutex_destroy(&sim->vss_host_lock);
+	pthread_mutex_destroy(&sim->fcopy_host_lock);
 	pthread_mutex_destroy(&sim->daemons_lock);
 	free(sim->daemons);
 	free(sim->hostname);
@@ -257,13 +264,15 @@ static int copy_options(HostSim *sim, const HostSimOptions *o)
 		sim->opts.vss_freeze_timeout_usec = HS_VSS_FREEZE_TIMEOUT_USEC;
 	if (sim->opts.vss_timeout_usec == 0)
 		sim->opts.vss_timeout_usec = HS_VSS_TIMEOUT_USEC;
+	if (sim->opts.fcopy_timeout_usec == 0)
+		sim->opts.fcopy_timeout_usec = HS_FCOPY_TIMEOUT_USEC;
 	return 0;
 }
 
 int hostsim_new(const HostSimOptions *o, HostSim **ret)
 {
 	_cleanup_(hostsim_freep) HostSim *sim = NULL;
-	HsFuseDevice devices[] = { { "hv_kvp", NULL }, { "hv_vss", NULL } };
+	HsFuseDevice devices[] = { { "hv_kvp", NULL }, { "hv_vss", NULL }, { "hv_fcopy", NULL } };
 	pthread_mutexattr_t ma;
 	pthread_condattr_t ca;
 	int n, r;
@@ -287,6 +296,7 @@ int hostsim_new(const HostSimOptions *o, HostSim **ret)
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&sim->host_lock, NULL);
 	pthread_mutex_init(&sim->vss_host_lock, NULL);
+	pthread_mutex_init(&sim->fcopy_host_lock, NULL);
 	pthread_mutex_init(&sim->daemons_lock, NULL);
 
 	r = copy_options(sim, o);
@@ -307,6 +317,8 @@ int hostsim_new(const HostSimOptions *o, HostSim **ret)
 		return -ENAMETOOLONG;
 	(void)snprintf(sim->kvp_device, sizeof(sim->kvp_device), VMBUS_DIR "/%s", devices[0].name);
 	(void)snprintf(sim->vss_device, sizeof(sim->vss_device), VMBUS_DIR "/%s", devices[1].name);
+	(void)snprintf(sim->fcopy_device, sizeof(sim->fcopy_device), VMBUS_DIR "/%s",
+		       devices[2].name);
 
 	hs_transport_init(&sim->kvp_transport, &hs_kvp_service_ops, &sim->kvp);
 	hs_kvp_init(&sim->kvp, &sim->kvp_transport, &kvp_model_ops, sim,
@@ -314,6 +326,9 @@ int hostsim_new(const HostSimOptions *o, HostSim **ret)
 	hs_transport_init(&sim->vss_transport, &hs_vss_service_ops, &sim->vss);
 	hs_vss_init(&sim->vss, &sim->vss_transport, &vss_model_ops, sim,
 		    sim->opts.vss_freeze_timeout_usec, sim->opts.vss_timeout_usec);
+	hs_transport_init(&sim->fcopy_transport, &hs_fcopy_service_ops, &sim->fcopy);
+	hs_fcopy_init(&sim->fcopy, &sim->fcopy_transport, &fcopy_model_ops, sim,
+		      sim->opts.fcopy_timeout_usec);
 
 	r = syslog_start(sim);
 	if (r < 0)
@@ -321,6 +336,7 @@ int hostsim_new(const HostSimOptions *o, HostSim **ret)
 
 	devices[0].transport = &sim->kvp_transport;
 	devices[1].transport = &sim->vss_transport;
+	devices[2].transport = &sim->fcopy_transport;
 	r = hs_fuse_start(VMBUS_DIR, devices, ELEMENTSOF(devices), &sim->lock, fuse_activity, sim,
 			  hs_env_scratch(sim->env), &sim->fuse);
 	if (r < 0)
@@ -383,7 +399,8 @@ void hostsim_wait_released(HostSim *sim, pid_t sid, uint64_t timeout_usec)
 
 	pthread_mutex_lock(&sim->lock);
 	__atomic_add_fetch(&sim->ready_waiters, 1, __ATOMIC_RELEASE);
-	while ((held_by(&sim->kvp_transport, sid) || held_by(&sim->vss_transport, sid)) &&
+	while ((held_by(&sim->kvp_transport, sid) || held_by(&sim->vss_transport, sid) ||
+		held_by(&sim->fcopy_transport, sid)) &&
 	       hs_now_usec() < deadline) {
 		struct timespec ts = hs_to_timespec(deadline);
 

@@ -42,6 +42,9 @@ typedef struct HostSimOptions {
 	/* VSS kernel model (additions). */
 	uint64_t vss_freeze_timeout_usec; /* VSS_FREEZE_TIMEOUT for FREEZE, default 900 s */
 	uint64_t vss_timeout_usec;	  /* THAW and HOT_BACKUP (HV_UTIL_TIMEOUT), default 30 s */
+
+	/* fcopy kernel model (additions). */
+	uint64_t fcopy_timeout_usec; /* HV_UTIL_TIMEOUT per message, default 30 s */
 } HostSimOptions;
 
 /* Addresses hostsim puts on hv0 when netns is set (the "primary NIC"). */
@@ -301,3 +304,74 @@ typedef struct HostSimVssResult {
 } HostSimVssResult;
 /* -ENODATA before the first transaction. */
 int hostsim_vss_last_result(HostSim *sim, HostSimVssResult *ret);
+
+/*
+ * ---- fcopy (/dev/vmbus/hv_fcopy, kernels < 6.10), served on the same FUSE mount ----
+ *
+ * The kernel model follows the pre-6.10 hv_fcopy.c (hyperv-abi.md §8.2): daemon writes must
+ * be exactly 4 bytes; while no daemon is registered a write of version 1 is answered with a
+ * 4-byte u32 1 and the service is READY once the daemon has read it (version 0: no reply,
+ * never READY; other values: EINVAL). START_FILE_COPY reaches the daemon as 1088 bytes with
+ * the names converted to UTF-8, WRITE_TO_FILE as the raw 6196 bytes, COMPLETE and CANCEL with
+ * the kernel's over-long 64-byte length. Every request fails at once with HV_E_FAIL while no
+ * daemon is registered. The daemon's 4-byte status is what the host sees; after
+ * fcopy_timeout_usec the host sees HV_E_FAIL, the unread message stays queued and a late
+ * reply gets EINVAL; releasing the device fails the outstanding request with HV_E_FAIL.
+ *
+ * Every call below returns 0 when the host got an answer (any status, in *ret_status, which
+ * may be NULL) or a negative errno when the simulator itself failed (-EINVAL for bad
+ * arguments, -ENAMETOOLONG / -EILSEQ for names the host cannot send).
+ */
+
+/* copy_flags of START_FILE_COPY. */
+#define HOSTSIM_FCOPY_OVER_WRITE 0x1u
+#define HOSTSIM_FCOPY_CREATE_PATH 0x2u
+/* The largest WRITE_TO_FILE payload (DATA_FRAGMENT). */
+#define HOSTSIM_FCOPY_DATA_MAX 6144u
+
+/* The emulated device node, "/dev/vmbus/hv_fcopy". */
+const char *hostsim_fcopy_device(HostSim *sim);
+
+/*
+ * Waits until a daemon holds hv_fcopy, has read the version reply, the service is READY,
+ * nothing is queued and no host transaction is in progress.
+ */
+int hostsim_fcopy_wait_ready(HostSim *sim, uint64_t timeout_usec);
+
+/*
+ * START_FILE_COPY for path_utf8/name_utf8 (each at most 259 UTF-16 units on the wire), with
+ * copy_flags flags (HOSTSIM_FCOPY_*) and file_size size (ignored by upstream daemons).
+ */
+int hostsim_fcopy_start(HostSim *sim, const char *path_utf8, const char *name_utf8,
+			uint32_t flags, uint64_t size, uint32_t *ret_status);
+/* WRITE_TO_FILE of len (<= HOSTSIM_FCOPY_DATA_MAX) bytes at offset. */
+int hostsim_fcopy_write(HostSim *sim, uint64_t offset, const void *data, size_t len,
+			uint32_t *ret_status);
+/* COMPLETE_FCOPY. */
+int hostsim_fcopy_complete(HostSim *sim, uint32_t *ret_status);
+/* CANCEL_FCOPY. */
+int hostsim_fcopy_cancel(HostSim *sim, uint32_t *ret_status);
+
+/*
+ * The whole Copy-VMFile sequence for the local file local_src: START (its size), WRITE in
+ * HOSTSIM_FCOPY_DATA_MAX-byte chunks, then COMPLETE; the first failing status ends the copy
+ * (after a failed WRITE the host sends CANCEL). *ret_status: HV_S_OK, or the first failing
+ * status. Returns a negative errno when local_src cannot be read.
+ */
+int hostsim_fcopy_copy_file(HostSim *sim, const char *local_src, const char *dest_path,
+			    const char *dest_name, uint32_t flags, uint32_t *ret_status);
+
+/* Counters of the emulated hv_fcopy device and its kernel model. */
+typedef struct HostSimFcopyStats {
+	unsigned opens; /* successful opens */
+	unsigned ebusy; /* opens refused with EBUSY */
+	unsigned releases;
+	unsigned registrations; /* version writes accepted */
+	unsigned einval_writes; /* writes refused with EINVAL (size != 4, late/unsolicited) */
+	unsigned timeouts;	/* requests the host saw fail because the daemon was late */
+	unsigned not_ready;	/* requests failed at once: no daemon registered */
+	unsigned resets;	/* requests failed because the daemon released the device */
+	unsigned starts, writes, completes, cancels; /* messages queued for the daemon */
+	bool ready; /* the kernel's state is READY or beyond */
+} HostSimFcopyStats;
+void hostsim_fcopy_stats(HostSim *sim, HostSimFcopyStats *ret);
