@@ -37,8 +37,8 @@ struct HostSim {
 	pthread_cond_t cond;	/* CLOCK_MONOTONIC: transaction done, service state changed */
 	bool wake_pending;	/* the model changed; broadcast once the lock is dropped */
 	unsigned ready_waiters; /* modified under lock, read atomically */
-	pthread_mutex_t host_lock;     /* the host sends one KVP transaction at a time */
-	pthread_mutex_t vss_host_lock; /* and one VSS transaction at a time (independently) */
+	pthread_mutex_t host_lock;	 /* the host sends one KVP transaction at a time */
+	pthread_mutex_t vss_host_lock;	 /* and one VSS transaction at a time (independently) */
 	pthread_mutex_t fcopy_host_lock; /* and one fcopy transaction at a time */
 
 	HsFuse *fuse;

@@ -342,8 +342,8 @@ int hostsim_fcopy_wait_ready(HostSim *sim, uint64_t timeout_usec);
  * START_FILE_COPY for path_utf8/name_utf8 (each at most 259 UTF-16 units on the wire), with
  * copy_flags flags (HOSTSIM_FCOPY_*) and file_size size (ignored by upstream daemons).
  */
-int hostsim_fcopy_start(HostSim *sim, const char *path_utf8, const char *name_utf8,
-			uint32_t flags, uint64_t size, uint32_t *ret_status);
+int hostsim_fcopy_start(HostSim *sim, const char *path_utf8, const char *name_utf8, uint32_t flags,
+			uint64_t size, uint32_t *ret_status);
 /* WRITE_TO_FILE of len (<= HOSTSIM_FCOPY_DATA_MAX) bytes at offset. */
 int hostsim_fcopy_write(HostSim *sim, uint64_t offset, const void *data, size_t len,
 			uint32_t *ret_status);
@@ -372,6 +372,6 @@ typedef struct HostSimFcopyStats {
 	unsigned not_ready;	/* requests failed at once: no daemon registered */
 	unsigned resets;	/* requests failed because the daemon released the device */
 	unsigned starts, writes, completes, cancels; /* messages queued for the daemon */
-	bool ready; /* the kernel's state is READY or beyond */
+	bool ready;				     /* the kernel's state is READY or beyond */
 } HostSimFcopyStats;
 void hostsim_fcopy_stats(HostSim *sim, HostSimFcopyStats *ret);
