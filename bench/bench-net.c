@@ -14,61 +14,12 @@
 #include <netlink/route/link.h>
 
 #include "common/macro.h"
+#include "common/nl-util.h"
 
 #include "bench-net.h"
 
 /* Longest list item worth looking at: an IPv6 literal with a zone, or an IPv4 netmask. */
 #define ITEM_MAX 64
-
-static void nl_socket_freep(struct nl_sock **sk)
-{
-	if (*sk)
-		nl_socket_free(*sk);
-}
-
-static void nl_addr_putp(struct nl_addr **a)
-{
-	if (*a)
-		nl_addr_put(*a);
-}
-
-static void rtnl_addr_putp(struct rtnl_addr **a)
-{
-	if (*a)
-		rtnl_addr_put(*a);
-}
-
-static void rtnl_link_putp(struct rtnl_link **l)
-{
-	if (*l)
-		rtnl_link_put(*l);
-}
-
-static void nl_cache_freep(struct nl_cache **c)
-{
-	if (*c)
-		nl_cache_free(*c);
-}
-
-/* libnl errors are their own negative codes; map the ones that matter, the rest to EIO. */
-static int errno_from_nl(int r)
-{
-	switch (-r) {
-	case NLE_NOMEM:
-		return -ENOMEM;
-	case NLE_EXIST:
-		return -EEXIST;
-	case NLE_OBJ_NOTFOUND:
-	case NLE_NODEV:
-		return -ENODEV;
-	case NLE_INVAL:
-		return -EINVAL;
-	case NLE_PERM:
-		return -EPERM;
-	default:
-		return -EIO;
-	}
-}
 
 /* Connected rtnetlink socket and the ifindex of ifname. */
 static int open_link(const char *ifname, struct nl_sock **ret_sk, int *ret_ifindex)
@@ -81,10 +32,10 @@ static int open_link(const char *ifname, struct nl_sock **ret_sk, int *ret_ifind
 		return -ENOMEM;
 	r = nl_connect(sk, NETLINK_ROUTE);
 	if (r < 0)
-		return errno_from_nl(r);
+		return nl_errno(r);
 	r = rtnl_link_get_kernel(sk, 0, ifname, &link);
 	if (r < 0)
-		return errno_from_nl(r);
+		return nl_errno(r);
 	*ret_ifindex = rtnl_link_get_ifindex(link);
 	*ret_sk = TAKE_PTR(sk);
 	return 0;
@@ -110,12 +61,12 @@ int bench_net_add_address(const char *ifname, const char *cidr)
 	rtnl_addr_set_family(addr, family);
 	r = rtnl_addr_set_local(addr, local);
 	if (r < 0)
-		return errno_from_nl(r);
+		return nl_errno(r);
 	rtnl_addr_set_prefixlen(addr, (int)nl_addr_get_prefixlen(local));
 	if (family == AF_INET6)
 		rtnl_addr_set_flags(addr, IFA_F_NODAD);
 	r = rtnl_addr_add(sk, addr, NLM_F_CREATE | NLM_F_EXCL);
-	return r < 0 ? errno_from_nl(r) : 0;
+	return r < 0 ? nl_errno(r) : 0;
 }
 
 int bench_net_addresses(const char *ifname, BenchNicAddr *v, size_t max, size_t *ret_n)
@@ -130,7 +81,7 @@ int bench_net_addresses(const char *ifname, BenchNicAddr *v, size_t max, size_t 
 		return r;
 	r = rtnl_addr_alloc_cache(sk, &cache);
 	if (r < 0)
-		return errno_from_nl(r);
+		return nl_errno(r);
 	for (struct nl_object *o = nl_cache_get_first(cache); o && n < max;
 	     o = nl_cache_get_next(o)) {
 		struct rtnl_addr *a = (struct rtnl_addr *)o;

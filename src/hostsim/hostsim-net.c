@@ -19,59 +19,9 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/nl-util.h"
 #include "hostsim/hostsim-net.h"
 #include "hostsim/hostsim.h"
-
-static int errno_from_nl(int nlerr)
-{
-	switch (-nlerr) {
-	case NLE_EXIST:
-		return -EEXIST;
-	case NLE_NOMEM:
-		return -ENOMEM;
-	case NLE_PERM:
-		return -EPERM;
-	case NLE_OPNOTSUPP:
-		return -EOPNOTSUPP;
-	case NLE_NODEV:
-	case NLE_OBJ_NOTFOUND:
-		return -ENODEV;
-	case NLE_INVAL:
-		return -EINVAL;
-	default:
-		return -EIO;
-	}
-}
-
-static void nl_socket_freep(struct nl_sock **sk)
-{
-	if (*sk)
-		nl_socket_free(*sk);
-}
-
-static void rtnl_link_putp(struct rtnl_link **l)
-{
-	if (*l)
-		rtnl_link_put(*l);
-}
-
-static void nl_addr_putp(struct nl_addr **a)
-{
-	if (*a)
-		nl_addr_put(*a);
-}
-
-static void rtnl_addr_putp(struct rtnl_addr **a)
-{
-	if (*a)
-		rtnl_addr_put(*a);
-}
-
-static void rtnl_route_putp(struct rtnl_route **r)
-{
-	if (*r)
-		rtnl_route_put(*r);
-}
 
 static int link_up(struct nl_sock *sk, const char *name, int *ret_ifindex)
 {
@@ -81,7 +31,7 @@ static int link_up(struct nl_sock *sk, const char *name, int *ret_ifindex)
 	r = rtnl_link_get_kernel(sk, 0, name, &link);
 	if (r < 0) {
 		log_debug("Failed to look up link '%s': %s", name, nl_geterror(r));
-		return errno_from_nl(r);
+		return nl_errno(r);
 	}
 	change = rtnl_link_alloc();
 	if (!change)
@@ -90,7 +40,7 @@ static int link_up(struct nl_sock *sk, const char *name, int *ret_ifindex)
 	r = rtnl_link_change(sk, link, change, 0);
 	if (r < 0) {
 		log_debug("Failed to bring '%s' up: %s", name, nl_geterror(r));
-		return errno_from_nl(r);
+		return nl_errno(r);
 	}
 	if (ret_ifindex)
 		*ret_ifindex = rtnl_link_get_ifindex(link);
@@ -105,7 +55,7 @@ static int add_veth(struct nl_sock *sk)
 
 	r = nl_addr_parse(HOSTSIM_MAC, AF_LLC, &mac);
 	if (r < 0)
-		return errno_from_nl(r);
+		return nl_errno(r);
 
 	link = rtnl_link_veth_alloc();
 	if (!link)
@@ -121,7 +71,7 @@ static int add_veth(struct nl_sock *sk)
 	rtnl_link_veth_release(link);
 	if (r < 0) {
 		log_debug("Failed to create veth hv0/hv0peer: %s", nl_geterror(r));
-		return errno_from_nl(r);
+		return nl_errno(r);
 	}
 	return 0;
 }
@@ -134,7 +84,7 @@ static int add_address(struct nl_sock *sk, int ifindex, const char *cidr, int fa
 
 	r = nl_addr_parse(cidr, family, &local);
 	if (r < 0)
-		return errno_from_nl(r);
+		return nl_errno(r);
 
 	addr = rtnl_addr_alloc();
 	if (!addr)
@@ -143,7 +93,7 @@ static int add_address(struct nl_sock *sk, int ifindex, const char *cidr, int fa
 	rtnl_addr_set_family(addr, family);
 	r = rtnl_addr_set_local(addr, local);
 	if (r < 0)
-		return errno_from_nl(r);
+		return nl_errno(r);
 	rtnl_addr_set_prefixlen(addr, (int)nl_addr_get_prefixlen(local));
 	if (family == AF_INET6)
 		/* Usable at once: no duplicate address detection delay. */
@@ -152,7 +102,7 @@ static int add_address(struct nl_sock *sk, int ifindex, const char *cidr, int fa
 	r = rtnl_addr_add(sk, addr, NLM_F_CREATE | NLM_F_EXCL);
 	if (r < 0) {
 		log_debug("Failed to add address %s: %s", cidr, nl_geterror(r));
-		return errno_from_nl(r);
+		return nl_errno(r);
 	}
 	return 0;
 }
@@ -166,10 +116,10 @@ static int add_default_route(struct nl_sock *sk, int ifindex, int family, const 
 
 	r = nl_addr_parse(family == AF_INET ? "0.0.0.0/0" : "::/0", family, &dst);
 	if (r < 0)
-		return errno_from_nl(r);
+		return nl_errno(r);
 	r = nl_addr_parse(gateway, family, &gw);
 	if (r < 0)
-		return errno_from_nl(r);
+		return nl_errno(r);
 
 	route = rtnl_route_alloc();
 	nh = rtnl_route_nh_alloc();
@@ -185,7 +135,7 @@ static int add_default_route(struct nl_sock *sk, int ifindex, int family, const 
 	r = rtnl_route_set_dst(route, dst);
 	if (r < 0) {
 		rtnl_route_nh_free(nh);
-		return errno_from_nl(r);
+		return nl_errno(r);
 	}
 	rtnl_route_nh_set_ifindex(nh, ifindex);
 	rtnl_route_nh_set_gateway(nh, gw);
@@ -194,7 +144,7 @@ static int add_default_route(struct nl_sock *sk, int ifindex, int family, const 
 	r = rtnl_route_add(sk, route, NLM_F_CREATE | NLM_F_EXCL);
 	if (r < 0) {
 		log_debug("Failed to add default route via %s: %s", gateway, nl_geterror(r));
-		return errno_from_nl(r);
+		return nl_errno(r);
 	}
 	return 0;
 }
@@ -231,7 +181,7 @@ int hs_net_setup(void)
 		return -ENOMEM;
 	r = nl_connect(sk, NETLINK_ROUTE);
 	if (r < 0)
-		return errno_from_nl(r);
+		return nl_errno(r);
 
 	r = link_up(sk, "lo", NULL);
 	if (r < 0)

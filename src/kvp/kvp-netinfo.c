@@ -18,6 +18,8 @@
 
 #include "kvp/kvp-netinfo.h"
 
+#include "common/nl-util.h"
+
 /* A dump that raced with a change is redone; three tries cover any real burst. */
 #define DUMP_TRIES 3
 
@@ -80,31 +82,6 @@ size_t netinfo_filter(NetAddr *a, size_t n, char *const *exclude_globs)
 		a[j] = cur;
 	}
 	return kept;
-}
-
-/* libnl returns its own NLE_* codes, negated; map the ones that mean something to errno. */
-static int nl_to_errno(int nlerr)
-{
-	switch (-nlerr) {
-	case NLE_NOMEM:
-		return -ENOMEM;
-	case NLE_PERM:
-	case NLE_NOACCESS:
-		return -EPERM;
-	case NLE_AGAIN:
-	case NLE_DUMP_INTR:
-		return -EAGAIN;
-	case NLE_AF_NOSUPPORT:
-		return -EAFNOSUPPORT;
-	case NLE_OPNOTSUPP:
-		return -EOPNOTSUPP;
-	case NLE_NODEV:
-		return -ENODEV;
-	case NLE_INVAL:
-		return -EINVAL;
-	default:
-		return -EIO;
-	}
 }
 
 typedef struct Snapshot {
@@ -187,7 +164,7 @@ static int snapshot_load(Snapshot *s)
 		return -ENOMEM;
 	r = nl_connect(s->sk, NETLINK_ROUTE);
 	if (r < 0)
-		return nl_to_errno(r);
+		return nl_errno(r);
 
 	for (int i = 0; i < DUMP_TRIES; i++) {
 		r = rtnl_link_alloc_cache(s->sk, AF_UNSPEC, &s->links);
@@ -205,7 +182,7 @@ static int snapshot_load(Snapshot *s)
 		s->links = s->addrs = NULL;
 	}
 	if (r < 0)
-		return nl_to_errno(r);
+		return nl_errno(r);
 	return collect_default_links(s);
 }
 

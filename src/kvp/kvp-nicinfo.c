@@ -20,6 +20,8 @@
 
 #include "kvp/kvp-nicinfo.h"
 
+#include "common/nl-util.h"
+
 /* A dump that raced with a change is redone; three tries cover any real burst. */
 #define DUMP_TRIES 3
 
@@ -285,30 +287,6 @@ int kvp_nicinfo_select(const NicLink *links, size_t n_links, const NicAddr *addr
 
 /* ---- libnl ---- */
 
-static int nl_to_errno(int nlerr)
-{
-	switch (-nlerr) {
-	case NLE_NOMEM:
-		return -ENOMEM;
-	case NLE_PERM:
-	case NLE_NOACCESS:
-		return -EPERM;
-	case NLE_AGAIN:
-	case NLE_DUMP_INTR:
-		return -EAGAIN;
-	case NLE_AF_NOSUPPORT:
-		return -EAFNOSUPPORT;
-	case NLE_OPNOTSUPP:
-		return -EOPNOTSUPP;
-	case NLE_NODEV:
-		return -ENODEV;
-	case NLE_INVAL:
-		return -EINVAL;
-	default:
-		return -EIO;
-	}
-}
-
 /* The three dumps of one query, converted into the pure module's arrays. */
 typedef struct NicState {
 	NicLink *links;
@@ -360,7 +338,7 @@ static int nl_caches_load(NlCaches *c)
 		return -ENOMEM;
 	r = nl_connect(c->sk, NETLINK_ROUTE);
 	if (r < 0)
-		return nl_to_errno(r);
+		return nl_errno(r);
 
 	for (int i = 0; i < DUMP_TRIES; i++) {
 		r = rtnl_link_alloc_cache(c->sk, AF_UNSPEC, &c->links);
@@ -373,7 +351,7 @@ static int nl_caches_load(NlCaches *c)
 		/* A dump raced with a change: start over so that the three views agree. */
 		nl_caches_drop(c);
 	}
-	return r < 0 ? nl_to_errno(r) : 0;
+	return r < 0 ? nl_errno(r) : 0;
 }
 
 static void copy_binary(uint8_t *dst, size_t size, struct nl_addr *a)
