@@ -93,10 +93,11 @@ else
   failed_steps+=("build fuzz")
 fi
 
-step "systemd hardening (exposure limits: KVP 2.5, VSS 4.0 - it needs CAP_SYS_ADMIN to freeze)"
+step "systemd hardening (exposure limits: KVP 2.5, fcopy 2.5, VSS 4.0 - it needs CAP_SYS_ADMIN to freeze)"
 for unit in build/systemd/*.service; do
   case $(basename "$unit") in
     hv-vss-daemon.service) limit=4.0 ;;
+    hv-fcopy-daemon.service) limit=2.5 ;;
     *) limit=2.5 ;;
   esac
   score=$(systemd-analyze security --offline=yes "$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')

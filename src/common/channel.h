@@ -2,7 +2,7 @@
 /*
  * HvChannel: the transport seam between a daemon's manager and the guest kernel.
  *
- * One implementation per transport (char device today; uio ring later). Every
+ * One implementation per transport (char device, uio ring). Every
  * implementation carries whole messages: one message per recv, one per send. The manager
  * never touches descriptors directly except to hand channel_get_fd() to the event loop.
  *
@@ -64,6 +64,42 @@ int channel_chardev_new(const char *path, const HvRegistration *reg, HvChannel *
  * re-sends the registration on it instead of reopening.
  */
 int channel_chardev_new_fd(int fd, const HvRegistration *reg, HvChannel **ret);
+
+/*
+ * uio_hv_generic channel (hyperv-abi.md §8.3-§8.5): ring memory + interrupt descriptor.
+ * channel_connect() opens dev_path (e.g. /dev/uio3) O_RDWR|O_CLOEXEC, maps 2 * ring_size
+ * bytes MAP_SHARED at offset 0 (first half TX = guest to host, second half RX = host to
+ * guest; each a header page of sysconf(_SC_PAGESIZE) bytes, then data) and clears the RX
+ * interrupt_mask; disconnect unmaps and closes. ring_size is map 0's size / 2, in bytes; it
+ * must exceed the page size and be a multiple of it, else -EINVAL. The descriptor is both
+ * the ring and the interrupt descriptor. connect errors: open's or mmap's errno, -EINVAL for
+ * a regular file shorter than 2 * ring_size (it would fault later), -EISCONN.
+ *
+ * channel_recv() reads the 4-byte interrupt count only when revents has POLLIN (-EIO there
+ * means the channel was rescinded; end of file -ECONNRESET; POLLERR/POLLHUP without POLLIN
+ * -EIO), then returns the next VM_PKT_DATA_INBAND payload (padded to 8 bytes as on the
+ * wire), skipping other packet types. When the ring is empty it clears the RX interrupt_mask
+ * and looks again, so -EAGAIN means no packet can be queued without an interrupt following:
+ * call it until -EAGAIN, and once right after connect (packets queued before the mask was
+ * cleared raise no interrupt). -EBADMSG: malformed ring (reconnect); -ENOBUFS: payload
+ * larger than size (it stays queued).
+ * channel_send() writes one in-band packet carrying the trans_id of the last packet received
+ * (0 before any; reset by connect), then writes the int 1 to the interrupt descriptor (clears
+ * the RX mask and signals the host). -ENOBUFS when the TX ring lacks room (never blocks),
+ * -EMSGSIZE if len can never fit, or the signal write's errno (-EIO: rescinded).
+ * channel_get_fd() is the interrupt descriptor.
+ */
+int channel_uio_new(const char *dev_path, size_t ring_size, HvChannel **ret);
+
+/*
+ * Like channel_uio_new() over already-open descriptors, for tests and the simulator seam:
+ * ring_fd is a memfd or file of 2 * ring_size bytes (ring_size = st_size / 2, checked as
+ * above: -EINVAL), irq_fd behaves like /dev/uioN for 4-byte reads and writes (a
+ * SOCK_SEQPACKET socket under test; writes to a socket use MSG_NOSIGNAL). The channel takes
+ * both (closed by channel_free(); if this call fails they stay the caller's). Disconnect
+ * unmaps but keeps them open; connect maps again. -EBADF for a negative descriptor.
+ */
+int channel_uio_new_fds(int ring_fd, int irq_fd, HvChannel **ret);
 
 /*
  * Opens and registers: open(O_RDWR|O_CLOEXEC), write the registration message, wait for

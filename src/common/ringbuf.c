@@ -143,6 +143,26 @@ int ringbuf_peek(const RingBuf *rb, VmPacketDesc *ret)
 	return peek_at(rb, ret, &r);
 }
 
+/* Publishes read_index past the packet d that starts at r (release: we are done with its bytes). */
+static void consume(RingBuf *rb, const VmPacketDesc *d, uint32_t r)
+{
+	r = (uint32_t)(((uint64_t)r + (uint64_t)d->len8 * 8 + VM_PKT_TRAILER_SIZE) % rb->data_size);
+	__atomic_store_n(&rb->hdr->read_index, r, __ATOMIC_RELEASE);
+}
+
+int ringbuf_skip_packet(RingBuf *rb)
+{
+	VmPacketDesc d;
+	uint32_t r;
+	int k;
+
+	k = peek_at(rb, &d, &r);
+	if (k < 0)
+		return k;
+	consume(rb, &d, r);
+	return 0;
+}
+
 int ringbuf_read_packet(RingBuf *rb, void *buf, size_t size, size_t *ret_len)
 {
 	VmPacketDesc d;
@@ -163,9 +183,7 @@ int ringbuf_read_packet(RingBuf *rb, void *buf, size_t size, size_t *ret_len)
 
 	payload_off = (uint32_t)(((uint64_t)r + (uint64_t)d.offset8 * 8) % rb->data_size);
 	copy_from_ring(rb, payload_off, buf, payload_len);
-
-	r = (uint32_t)(((uint64_t)r + (uint64_t)d.len8 * 8 + VM_PKT_TRAILER_SIZE) % rb->data_size);
-	__atomic_store_n(&rb->hdr->read_index, r, __ATOMIC_RELEASE);
+	consume(rb, &d, r);
 	*ret_len = payload_len;
 	return 0;
 }

@@ -80,6 +80,14 @@ int ringbuf_peek(const RingBuf *rb, VmPacketDesc *ret);
 int ringbuf_read_packet(RingBuf *rb, void *buf, size_t size, size_t *ret_len);
 
 /*
+ * Consumes the next packet whatever its type (e.g. a VM_PKT_COMP the reader has no use for),
+ * after the same validation as ringbuf_peek(): advances read_index past the packet and its
+ * trailer (release) without copying anything. Returns 0, -EAGAIN (empty) or -EBADMSG
+ * (malformed; nothing consumed).
+ */
+int ringbuf_skip_packet(RingBuf *rb);
+
+/*
  * Appends one VM_PKT_DATA_INBAND packet: 16-byte descriptor, payload, zero padding to 8 bytes,
  * and the trailer (start offset in the upper 32 bits), then publishes write_index (release).
  * The ring is never filled completely. Returns 0, -EAGAIN (not enough free space; nothing

@@ -240,6 +240,42 @@ static void test_malformed(void **state)
 	assert_int_equal(rb.hdr->read_index, 0);
 }
 
+static void test_skip(void **state)
+{
+	_cleanup_free_ void *mem = NULL;
+	uint8_t in[40], out[64];
+	VmPacketDesc d;
+	RingBuf rb;
+	size_t got;
+
+	mem = ring_new(&rb, page_4k, 256);
+	assert_int_equal(ringbuf_skip_packet(&rb), -EAGAIN);
+
+	/* A completion (16 + 8 bytes + trailer) followed by an in-band packet: skip the first. */
+	put_raw(&rb, 0, VM_PKT_COMP, 2, 3, 32);
+	fill_pattern(in, sizeof(in), 3);
+	rb.hdr->write_index = 32;
+	assert_int_equal(ringbuf_write_packet(&rb, in, sizeof(in), 77, 0), 0);
+	assert_int_equal(ringbuf_skip_packet(&rb), 0);
+	assert_int_equal(rb.hdr->read_index, 32);
+	assert_int_equal(ringbuf_peek(&rb, &d), 0);
+	assert_int_equal(d.trans_id, 77);
+	assert_int_equal(ringbuf_read_packet(&rb, out, sizeof(out), &got), 0);
+	assert_memory_equal(out, in, sizeof(in));
+
+	/* In-band packets can be skipped too, also across the end of the data area. */
+	rb.hdr->read_index = rb.hdr->write_index = 240;
+	assert_int_equal(ringbuf_write_packet(&rb, in, sizeof(in), 78, 0), 0);
+	assert_int_equal(ringbuf_skip_packet(&rb), 0);
+	assert_int_equal(rb.hdr->read_index, (240 + 64) % 256);
+	assert_int_equal(ringbuf_skip_packet(&rb), -EAGAIN);
+
+	/* Malformed: nothing consumed. */
+	put_raw(&rb, 0, VM_PKT_COMP, 4, 3, 64);
+	assert_int_equal(ringbuf_skip_packet(&rb), -EBADMSG);
+	assert_int_equal(rb.hdr->read_index, 0);
+}
+
 static void test_oversize(void **state)
 {
 	_cleanup_free_ void *mem = NULL;
@@ -354,6 +390,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_wrap_around, (void *)&page_64k),
 		cmocka_unit_test(test_full_ring),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_skip),
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_interrupt_mask),
 		cmocka_unit_test(test_threads),

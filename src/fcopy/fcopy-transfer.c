@@ -235,6 +235,11 @@ static int open_tmp(const FcopyPolicy *p, FcopyTransfer *t)
 	return 0;
 }
 
+bool fcopy_transfer_uses_named_temp(const FcopyTransfer *t)
+{
+	return !t->tmpfile || t->over_write;
+}
+
 void fcopy_transfer_cancel(FcopyTransfer *t)
 {
 	if (!t || t->state == FCOPY_STATE_FINISHED)

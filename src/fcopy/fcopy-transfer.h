@@ -15,8 +15,8 @@
 #include <sys/types.h>
 
 /* hv_start_fcopy.copy_flags (hyperv-abi.md §8.1). */
-#define FCOPY_FLAG_OVER_WRITE UINT32_C(0x1)
-#define FCOPY_FLAG_CREATE_PATH UINT32_C(0x2)
+#define FCOPY_FLAG_OVER_WRITE 0x1u
+#define FCOPY_FLAG_CREATE_PATH 0x2u
 
 /* Largest announced file size accepted (bytes): 16 TiB, far beyond any sane Copy-VMFile. */
 #define FCOPY_FILE_SIZE_MAX (UINT64_C(1) << 44)
@@ -72,6 +72,14 @@ int fcopy_transfer_write(FcopyTransfer *t, uint64_t offset, const void *data, si
  * but the error is returned) and the transfer finished (free it). -EBADFD if already done.
  */
 int fcopy_transfer_complete(FcopyTransfer *t);
+
+/*
+ * Whether a daemon crash during this transfer could leave a named FCOPY_TMP_PREFIX file in
+ * the destination directory (to be removed by fcopy_cleanup_stale() on the next start): true
+ * when O_TMPFILE was not available, and with FCOPY_FLAG_OVER_WRITE (complete links the
+ * O_TMPFILE under a temporary name before renaming it over the old file).
+ */
+bool fcopy_transfer_uses_named_temp(const FcopyTransfer *t);
 
 /* Abandons the transfer: the temporary file is removed. Idempotent; no-op after complete. */
 void fcopy_transfer_cancel(FcopyTransfer *t);

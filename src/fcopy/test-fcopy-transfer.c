@@ -428,6 +428,32 @@ static void test_cancel(void **state)
 	assert_null(fcopy_transfer_free(NULL));
 }
 
+static void test_uses_named_temp(void **state)
+{
+	Fixture *f = *state;
+
+	for (int no_tmpfile = 0; no_tmpfile <= 1; no_tmpfile++) {
+		FcopyPolicy pol = { .no_tmpfile = no_tmpfile };
+		FcopyTransfer *t = NULL;
+		bool named;
+
+		assert_int_equal(fcopy_transfer_start(&pol, f->dir, "n", 0, 4, &t), 0);
+		/* A named temporary shows up in the directory; an O_TMPFILE one does not. */
+		named = count_entries(f->dir) == 1;
+		if (no_tmpfile)
+			assert_true(named);
+		assert_int_equal(fcopy_transfer_uses_named_temp(t), named);
+		fcopy_transfer_free(t);
+
+		/* OVER_WRITE renames a named link over the old file at completion. */
+		assert_int_equal(
+			fcopy_transfer_start(&pol, f->dir, "n", FCOPY_FLAG_OVER_WRITE, 4, &t), 0);
+		assert_true(fcopy_transfer_uses_named_temp(t));
+		fcopy_transfer_free(t);
+		assert_int_equal(count_entries(f->dir), 0);
+	}
+}
+
 static void test_cleanup_stale(void **state)
 {
 	Fixture *f = *state;
@@ -513,6 +539,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_symlink_final, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uses_named_temp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
 	};
 

@@ -18,6 +18,7 @@
 #include "hostsim/hostsim-fuse.h"
 #include "hostsim/hostsim-kvp.h"
 #include "hostsim/hostsim-transport.h"
+#include "hostsim/hostsim-uio.h"
 #include "hostsim/hostsim-vss.h"
 #include "hostsim/hostsim.h"
 
@@ -52,6 +53,7 @@ struct HostSim {
 	size_t n_vss_allowed;
 	HsTransport fcopy_transport;
 	HsFcopyModel fcopy;
+	HsUio *fcopy_uio; /* the fcopy uio channel once opened; set under lock, freed last */
 
 	int log_sock, log_fd, log_stop;
 	pthread_t log_thread;

@@ -104,7 +104,7 @@ static char **build_env(char *const extra_env[])
 
 /* Runs in the forked child of a possibly multi-threaded parent: async-signal-safe calls only. */
 static _noreturn_ void child(const char *path, char *const argv[], char **env, int null_fd,
-			     int out_fd, int err_pipe, pid_t parent)
+			     int out_fd, int err_pipe, pid_t parent, const int *keep, size_t n_keep)
 {
 	struct sigaction sa = { .sa_handler = SIG_DFL };
 	sigset_t none;
@@ -126,6 +126,10 @@ static _noreturn_ void child(const char *path, char *const argv[], char **env, i
 		goto fail;
 	/* Everything else closes on exec, including err_pipe (which then reads as EOF). */
 	(void)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	/* ...except what the caller hands down by number (e.g. the uio channel's ends). */
+	for (size_t i = 0; i < n_keep; i++)
+		if (fcntl(keep[i], F_SETFD, 0) < 0)
+			goto fail;
 
 	execve(path, argv, env);
 fail:
@@ -134,7 +138,8 @@ fail:
 	_exit(127);
 }
 
-int hs_proc_spawn(char *const argv[], char *const extra_env[], int out_fd, HsProc *ret)
+int hs_proc_spawn_keep(char *const argv[], char *const extra_env[], int out_fd, const int *keep,
+		       size_t n_keep, HsProc *ret)
 {
 	_cleanup_close_ int null_fd = -EBADF, pipe_r = -EBADF, pipe_w = -EBADF;
 	_cleanup_free_ char **env = NULL;
@@ -144,8 +149,11 @@ int hs_proc_spawn(char *const argv[], char *const extra_env[], int out_fd, HsPro
 	ssize_t n;
 	int r;
 
-	if (!argv || !argv[0])
+	if (!argv || !argv[0] || (n_keep > 0 && !keep))
 		return -EINVAL;
+	for (size_t i = 0; i < n_keep; i++)
+		if (keep[i] <= STDERR_FILENO)
+			return -EINVAL;
 
 	r = find_executable(argv[0], path, sizeof(path));
 	if (r < 0)
@@ -165,7 +173,7 @@ int hs_proc_spawn(char *const argv[], char *const extra_env[], int out_fd, HsPro
 	if (pid < 0)
 		return negative_errno();
 	if (pid == 0)
-		child(path, argv, env, null_fd, out_fd, pipe_w, parent);
+		child(path, argv, env, null_fd, out_fd, pipe_w, parent, keep, n_keep);
 
 	pipe_w = safe_close(pipe_w);
 	do
@@ -184,6 +192,11 @@ int hs_proc_spawn(char *const argv[], char *const extra_env[], int out_fd, HsPro
 		return -child_errno;
 	}
 	return 0;
+}
+
+int hs_proc_spawn(char *const argv[], char *const extra_env[], int out_fd, HsProc *ret)
+{
+	return hs_proc_spawn_keep(argv, extra_env, out_fd, NULL, 0, ret);
 }
 
 static int try_reap(HsProc *p)
@@ -260,6 +273,8 @@ int hostsim_daemon_spawn(HostSim *sim, char *const argv[], char *const extra_env
 	HostSimDaemon *d;
 	const char *base;
 	char path[PATH_MAX];
+	int keep[HOSTSIM_INHERITED_FDS_MAX];
+	size_t n_keep;
 	int n, r;
 
 	if (!sim || !argv || !argv[0] || !ret)
@@ -285,7 +300,8 @@ int hostsim_daemon_spawn(HostSim *sim, char *const argv[], char *const extra_env
 		return -ENOMEM;
 	}
 
-	r = hs_proc_spawn(argv, extra_env, log_fd, &d->proc);
+	n_keep = hostsim_inherited_fds(sim, keep, ELEMENTSOF(keep));
+	r = hs_proc_spawn_keep(argv, extra_env, log_fd, keep, n_keep, &d->proc);
 	if (r < 0) {
 		free(d->log_path);
 		free(d);

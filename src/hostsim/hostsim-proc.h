@@ -27,6 +27,13 @@ typedef struct HsProc {
  */
 int hs_proc_spawn(char *const argv[], char *const extra_env[], int out_fd, HsProc *ret);
 
+/*
+ * Like hs_proc_spawn(), but the n_keep descriptors in keep (each > 2) stay open across exec
+ * under the same numbers. -EINVAL for a descriptor <= 2.
+ */
+int hs_proc_spawn_keep(char *const argv[], char *const extra_env[], int out_fd, const int *keep,
+		       size_t n_keep, HsProc *ret);
+
 /* Waits up to timeout_usec for the child to exit. -ETIMEDOUT if it is still running. */
 int hs_proc_wait(HsProc *p, uint64_t timeout_usec, int *ret_status);
 

@@ -45,8 +45,9 @@ static bool stat_lookup(const HostSimKvpStats *s, const char *name, uint64_t *re
 }
 
 /*
- * Counter name -> value: "NAME" on the --service device, "kvp.NAME" or "vss.NAME" on a given
- * one. Both devices have the same counters.
+ * Counter name -> value: "NAME" on the --service device, "kvp.NAME", "vss.NAME" or
+ * "fcopy.NAME" on a given one. All devices have the same counters (fcopy: see
+ * scenario_fcopy_stats()).
  */
 static bool stat_field(ScenarioEnv *env, const char *name, uint64_t *ret)
 {
@@ -57,8 +58,13 @@ static bool stat_field(ScenarioEnv *env, const char *name, uint64_t *ret)
 	if (strncmp(name, "kvp.", 4) == 0 || strncmp(name, "vss.", 4) == 0) {
 		service = name[0] == 'k' ? SCENARIO_SERVICE_KVP : SCENARIO_SERVICE_VSS;
 		name += 4;
+	} else if (strncmp(name, "fcopy.", 6) == 0) {
+		service = SCENARIO_SERVICE_FCOPY;
+		name += 6;
 	}
-	if (service == SCENARIO_SERVICE_VSS) {
+	if (service == SCENARIO_SERVICE_FCOPY) {
+		scenario_fcopy_stats(env, &s);
+	} else if (service == SCENARIO_SERVICE_VSS) {
 		hostsim_vss_stats(env->sim, &v);
 		s = (HostSimKvpStats){
 			.opens = v.opens,
@@ -324,9 +330,7 @@ int scenario_cmd_wait_ready(Run *run, int argc, char **argv)
 	r = scenario_wait_registered(run->env, (unsigned)n, t);
 	if (r < 0)
 		return scenario_fail(run, "%s is not ready (state %s)", dev,
-				     run->env->service == SCENARIO_SERVICE_VSS
-					     ? hostsim_vss_state(run->env->sim)
-					     : hostsim_kvp_state(run->env->sim));
+				     scenario_service_state(run->env));
 	if (registered)
 		fprintf(run->env->out, "kernel> %s ready, %" PRIu64 " registrations (%.1f ms)\n",
 			dev, n, scenario_ms_since(start));

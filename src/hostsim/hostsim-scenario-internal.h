@@ -60,3 +60,19 @@ void scenario_print_status(Run *run, uint32_t status, uint64_t start_usec);
 int scenario_wait_registered(ScenarioEnv *env, unsigned n, uint64_t timeout_usec);
 /* Registrations accepted so far on the service. */
 unsigned scenario_registrations(ScenarioEnv *env);
+/* The service's state name for narration. */
+const char *scenario_service_state(ScenarioEnv *env);
+/* A status by name (HV_S_OK, HV_E_FAIL, ...) or number. */
+bool scenario_parse_status(const char *s, uint32_t *ret);
+
+/* Host fcopy commands (hostsim-scenario-fcopy.c), on env->fcopy_transport. */
+int scenario_cmd_copy_file(Run *run, int argc, char **argv);
+int scenario_cmd_copy_cancel(Run *run, int argc, char **argv);
+int scenario_cmd_expect_file(Run *run, int argc, char **argv);
+int scenario_cmd_fcopy_rescind(Run *run, int argc, char **argv);
+/* scenario_wait_registered() for fcopy (uio: n is ignored, the host negotiates once). */
+int scenario_fcopy_wait_registered(ScenarioEnv *env, unsigned n, uint64_t timeout_usec);
+/* "READY", "DEVICE_INIT", ... (chardev) or "NEGOTIATED", "OFFERED", ... (uio). */
+const char *scenario_fcopy_state(ScenarioEnv *env);
+/* Counters of the fcopy service in the shape of the KVP ones (for expect-stat). */
+void scenario_fcopy_stats(ScenarioEnv *env, HostSimKvpStats *ret);

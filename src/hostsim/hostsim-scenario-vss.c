@@ -20,6 +20,8 @@ ScenarioService scenario_service_from_string(const char *s)
 		return SCENARIO_SERVICE_KVP;
 	if (strcmp(s, "vss") == 0)
 		return SCENARIO_SERVICE_VSS;
+	if (strcmp(s, "fcopy") == 0)
+		return SCENARIO_SERVICE_FCOPY;
 	return _SCENARIO_SERVICE_INVALID;
 }
 
@@ -30,6 +32,8 @@ const char *scenario_service_device_name(ScenarioService s)
 		return "hv_kvp";
 	case SCENARIO_SERVICE_VSS:
 		return "hv_vss";
+	case SCENARIO_SERVICE_FCOPY:
+		return "hv_fcopy";
 	case _SCENARIO_SERVICE_MAX:
 	case _SCENARIO_SERVICE_INVALID:
 		break;
@@ -44,6 +48,8 @@ int scenario_wait_registered(ScenarioEnv *env, unsigned n, uint64_t timeout_usec
 		return hostsim_kvp_wait_registered(env->sim, n, timeout_usec);
 	case SCENARIO_SERVICE_VSS:
 		return hostsim_vss_wait_registered(env->sim, n, timeout_usec);
+	case SCENARIO_SERVICE_FCOPY:
+		return scenario_fcopy_wait_registered(env, n, timeout_usec);
 	case _SCENARIO_SERVICE_MAX:
 	case _SCENARIO_SERVICE_INVALID:
 		break;
@@ -57,6 +63,9 @@ unsigned scenario_registrations(ScenarioEnv *env)
 	HostSimVssStats v;
 
 	switch (env->service) {
+	case SCENARIO_SERVICE_FCOPY:
+		scenario_fcopy_stats(env, &k);
+		return k.registrations;
 	case SCENARIO_SERVICE_KVP:
 		hostsim_kvp_stats(env->sim, &k);
 		return k.registrations;
@@ -68,6 +77,22 @@ unsigned scenario_registrations(ScenarioEnv *env)
 		break;
 	}
 	return 0;
+}
+
+const char *scenario_service_state(ScenarioEnv *env)
+{
+	switch (env->service) {
+	case SCENARIO_SERVICE_KVP:
+		return hostsim_kvp_state(env->sim);
+	case SCENARIO_SERVICE_VSS:
+		return hostsim_vss_state(env->sim);
+	case SCENARIO_SERVICE_FCOPY:
+		return scenario_fcopy_state(env);
+	case _SCENARIO_SERVICE_MAX:
+	case _SCENARIO_SERVICE_INVALID:
+		break;
+	}
+	return "?";
 }
 
 /* "FREEZE", "hot_backup", "3", "0x05" -> op. */

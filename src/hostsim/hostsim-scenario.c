@@ -157,7 +157,7 @@ static bool parse_pool(Run *run, const char *s, uint8_t *ret)
 	return true;
 }
 
-static bool parse_status(const char *s, uint32_t *ret)
+bool scenario_parse_status(const char *s, uint32_t *ret)
 {
 	static const uint32_t known[] = {
 		HV_S_OK,
@@ -381,11 +381,10 @@ static int cmd_expect_status(Run *run, int argc, char **argv)
 {
 	uint32_t want;
 
-	if (!parse_status(argv[1], &want))
+	if (!scenario_parse_status(argv[1], &want))
 		return scenario_fail(run, "unknown status \"%s\"", argv[1]);
 	if (!run->have_status)
-		return scenario_fail(run,
-				     "expect-status without a preceding kvp-* or vss-* command");
+		return scenario_fail(run, "expect-status without a preceding host command");
 	if (run->last_status != want)
 		return scenario_fail(run, "expected status %s, got %s", hv_status_to_string(want),
 				     hv_status_to_string(run->last_status));
@@ -449,6 +448,18 @@ static const Command commands[] = {
 	  "vss-op OP                   host VSS request by number or name (GET_DM_INFO...)" },
 	{ "vss-fake-thaw", 0, 0, scenario_cmd_vss_fake_thaw,
 	  "vss-fake-thaw               hibernation: the kernel's fake THAW (same gate)" },
+	{ "copy-file", 3, 7, scenario_cmd_copy_file,
+	  "copy-file LOCAL DIR NAME [overwrite] [create-path] [expect STATUS]\n"
+	  "                            host Copy-VMFile of LOCAL to DIR/NAME (--service fcopy)" },
+	{ "copy-cancel", 4, 4, scenario_cmd_copy_cancel,
+	  "copy-cancel LOCAL DIR NAME BYTES\n"
+	  "                            host START, WRITE of the first BYTES, then CANCEL" },
+	{ "fcopy-rescind", 0, 0, scenario_cmd_fcopy_rescind,
+	  "fcopy-rescind               uio: the host rescinds the channel (EOF/EPIPE for the\n"
+	  "                            daemon)" },
+	{ "expect-file", 2, 3, scenario_cmd_expect_file,
+	  "expect-file PATH same LOCAL | size N | mode OCTAL | absent\n"
+	  "                            check a file in the guest" },
 	{ "expect-status", 1, 1, cmd_expect_status,
 	  "expect-status STATUS        last status (HV_S_OK, HV_S_CONT, HV_E_FAIL, 0x...)" },
 	{ "expect-flags", 1, 1, scenario_cmd_expect_flags,
@@ -459,8 +470,8 @@ static const Command commands[] = {
 	  "expect-count N              records of the last kvp-enum" },
 	{ "expect-stat", 2, 2, scenario_cmd_expect_stat,
 	  "expect-stat NAME N          counter of the --service device (opens, ebusy, releases,\n"
-	  "                            registrations, einval_writes, timeouts, ready); kvp.NAME\n"
-	  "                            or vss.NAME for a given device" },
+	  "                            registrations, einval_writes, timeouts, ready); kvp.NAME,\n"
+	  "                            vss.NAME or fcopy.NAME for a given device" },
 	{ "append-pool1", 1, 2, scenario_cmd_append_pool1,
 	  "append-pool1 N [PREFIX]     append N records to .kvp_pool_1 as cloud-init does" },
 	{ "exec", 1, -1, scenario_cmd_exec,

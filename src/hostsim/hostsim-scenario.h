@@ -17,6 +17,7 @@
 typedef enum ScenarioService {
 	SCENARIO_SERVICE_KVP,
 	SCENARIO_SERVICE_VSS,
+	SCENARIO_SERVICE_FCOPY, /* hv_fcopy char device or the uio channel (fcopy_transport) */
 	_SCENARIO_SERVICE_MAX,
 	_SCENARIO_SERVICE_INVALID = -EINVAL,
 } ScenarioService;
@@ -24,6 +25,7 @@ typedef enum ScenarioService {
 typedef struct ScenarioEnv {
 	HostSim *sim;
 	ScenarioService service;		  /* the daemon under test serves this device */
+	HostSimFcopyTransport fcopy_transport;	  /* with SCENARIO_SERVICE_FCOPY */
 	char **daemon_argv;			  /* argv of the daemon under test (for restart) */
 	HostSimDaemon *daemon;			  /* current instance; replaced by restart */
 	const char *pool_dir;			  /* where append-pool1 writes .kvp_pool_1 */
@@ -38,7 +40,10 @@ typedef struct ScenarioEnv {
  */
 int scenario_run(ScenarioEnv *env, FILE *f, const char *name);
 
-/* Starts env->daemon_argv as env->daemon; waits (10 s) until it registered on env->service. */
+/*
+ * Starts env->daemon_argv as env->daemon; waits (10 s) until it registered on env->service
+ * (fcopy over uio: until the channel is negotiated; the host negotiates once per channel).
+ */
 int scenario_start_daemon(ScenarioEnv *env);
 
 /* Prints the captured syslog and the current daemon's output. */
@@ -47,7 +52,7 @@ void scenario_show_logs(ScenarioEnv *env);
 /* Prints the script language reference. */
 void scenario_help(FILE *out);
 
-/* "kvp" / "vss" -> the service, _SCENARIO_SERVICE_INVALID otherwise. */
+/* "kvp" / "vss" / "fcopy" -> the service, _SCENARIO_SERVICE_INVALID otherwise. */
 ScenarioService scenario_service_from_string(const char *s);
-/* "hv_kvp" / "hv_vss". */
+/* "hv_kvp" / "hv_vss" / "hv_fcopy". */
 const char *scenario_service_device_name(ScenarioService s);

@@ -222,6 +222,7 @@ HostSim *hostsim_free(HostSim *sim)
 	}
 
 	sim->fuse = hs_fuse_stop(sim->fuse);
+	sim->fcopy_uio = hs_uio_free(sim->fcopy_uio);
 	syslog_stop(sim);
 	sim->env = hs_env_free(sim->env);
 

@@ -375,3 +375,97 @@ typedef struct HostSimFcopyStats {
 	bool ready;				     /* the kernel's state is READY or beyond */
 } HostSimFcopyStats;
 void hostsim_fcopy_stats(HostSim *sim, HostSimFcopyStats *ret);
+
+/*
+ * ---- fcopy over uio_hv_generic (kernels >= 6.10) ----
+ *
+ * The simulated host's end of the fcopy VMBus channel as uio_hv_generic exposes it (design
+ * contract B of issue 5): a memfd of 2 * ring_size bytes (TX = guest -> host first, RX = host ->
+ * guest second, header pages as the kernel lays them out, RX interrupt_mask 1 as after open)
+ * and an AF_UNIX SOCK_SEQPACKET socketpair standing in for /dev/uioN's interrupt count (host ->
+ * daemon: a 4-byte uint32 count, only while RX is unmasked, which then masks it) and its
+ * control writes (daemon -> host: int32 1 = unmask RX and signal the host, 0 = mask RX).
+ * Every daemon started with hostsim_daemon_spawn() after hostsim_fcopy_uio_open() inherits the
+ * daemon's ends under the numbers hostsim_fcopy_uio_fds() returns (pass them as
+ * --uio-fds=RING,IRQ). The host negotiates first (framework 1.0/3.0 and service 1.0/1.1
+ * offered; it requires 3.0 / 1.1 and status 0), then sends ICMSGTYPE_FCOPY messages with
+ * UTF-16LE names, one at a time; the daemon's IC status is what the host sees, HV_E_FAIL
+ * after the host's timeout (there is no kernel timer on this path). The fcopy calls below
+ * return like their char-device counterparts (0 when the host has a status), plus -ENODEV
+ * before hostsim_fcopy_uio_open() and -ENOTCONN after hostsim_fcopy_uio_kill_channel().
+ * A request sent before the negotiation completed fails at once with HV_E_FAIL.
+ */
+
+/*
+ * Creates the channel and queues the host's NEGOTIATE. ring_size: bytes per direction (0:
+ * page size + 16 KiB, the kernel's layout since 2025; else a multiple of the page size above
+ * one page); timeout_usec: the host's timeout per message (0: 30 s). -EEXIST if already open.
+ */
+int hostsim_fcopy_uio_open(HostSim *sim, size_t ring_size, uint64_t timeout_usec);
+
+/* The daemon's ends (ring memfd, interrupt socket), as numbers valid in spawned daemons. */
+int hostsim_fcopy_uio_fds(HostSim *sim, int *ret_ring_fd, int *ret_irq_fd);
+
+/* Waits until the daemon answered NEGOTIATE: 0, -EPROTO (bad answer), -ETIMEDOUT, ... */
+int hostsim_fcopy_uio_wait_ready(HostSim *sim, uint64_t timeout_usec);
+
+int hostsim_fcopy_uio_start(HostSim *sim, const char *path_utf8, const char *name_utf8,
+			    uint32_t flags, uint64_t size, uint32_t *ret_status);
+int hostsim_fcopy_uio_write(HostSim *sim, uint64_t offset, const void *data, size_t len,
+			    uint32_t *ret_status);
+int hostsim_fcopy_uio_complete(HostSim *sim, uint32_t *ret_status);
+int hostsim_fcopy_uio_cancel(HostSim *sim, uint32_t *ret_status);
+int hostsim_fcopy_uio_copy_file(HostSim *sim, const char *local_src, const char *dest_path,
+				const char *dest_name, uint32_t flags, uint32_t *ret_status);
+
+/*
+ * Rescinds the channel: closes the host's end of the interrupt socket, so the daemon's reads
+ * see end of file and its writes EPIPE (a real rescind gives EIO). A transaction in progress
+ * ends with HV_E_FAIL. -ENODEV if the channel was never opened.
+ */
+int hostsim_fcopy_uio_kill_channel(HostSim *sim);
+
+typedef struct HostSimFcopyUioStats {
+	unsigned interrupts;	     /* interrupt counts sent to the daemon */
+	unsigned signals;	     /* daemon writes of 1 */
+	unsigned masks;		     /* daemon writes of 0 */
+	unsigned bad_writes;	     /* other daemon writes */
+	unsigned packets_to_guest;   /* packets the host queued (NEGOTIATE included) */
+	unsigned packets_from_guest; /* packets the host read */
+	unsigned bad_packets;	     /* unparsable replies, corrupt TX ring */
+	unsigned late_replies;	     /* replies after the host's timeout */
+	unsigned trans_id_mismatch;  /* replies with VMBus trans_id ~0 instead of the request's */
+	unsigned transactions;	     /* host messages answered (by the daemon or the timeout) */
+	unsigned timeouts;	     /* of which timed out */
+	unsigned not_ready;	     /* messages refused at once: not negotiated */
+	bool negotiated, negotiation_failed, killed;
+} HostSimFcopyUioStats;
+/* -ENODEV before hostsim_fcopy_uio_open() (*ret zeroed). */
+int hostsim_fcopy_uio_stats(HostSim *sim, HostSimFcopyUioStats *ret);
+
+/*
+ * Transport-generic fcopy host calls, so that tests, scenarios and benchmarks switch between
+ * the pre-6.10 char device and uio with one argument.
+ */
+typedef enum HostSimFcopyTransport {
+	HOSTSIM_FCOPY_CHARDEV,
+	HOSTSIM_FCOPY_UIO,
+} HostSimFcopyTransport;
+
+/* "chardev" / "uio" -> 0 and *ret; -EINVAL otherwise. */
+int hostsim_fcopy_transport_from_string(const char *s, HostSimFcopyTransport *ret);
+const char *hostsim_fcopy_transport_to_string(HostSimFcopyTransport t);
+
+/* chardev: hostsim_fcopy_wait_ready(); uio: hostsim_fcopy_uio_wait_ready(). */
+int hostsim_fcopy_via_wait_ready(HostSim *sim, HostSimFcopyTransport t, uint64_t timeout_usec);
+int hostsim_fcopy_via_start(HostSim *sim, HostSimFcopyTransport t, const char *path_utf8,
+			    const char *name_utf8, uint32_t flags, uint64_t size,
+			    uint32_t *ret_status);
+int hostsim_fcopy_via_write(HostSim *sim, HostSimFcopyTransport t, uint64_t offset,
+			    const void *data, size_t len, uint32_t *ret_status);
+int hostsim_fcopy_via_complete(HostSim *sim, HostSimFcopyTransport t, uint32_t *ret_status);
+int hostsim_fcopy_via_cancel(HostSim *sim, HostSimFcopyTransport t, uint32_t *ret_status);
+/* hostsim_fcopy_copy_file() on transport t. */
+int hostsim_fcopy_via_copy_file(HostSim *sim, HostSimFcopyTransport t, const char *local_src,
+				const char *dest_path, const char *dest_name, uint32_t flags,
+				uint32_t *ret_status);

@@ -38,13 +38,24 @@ static void help(FILE *out)
 	      "       hv-hostsim --help | --version\n"
 	      "\n"
 	      "Runs DAEMON (e.g. /usr/sbin/hv_kvp_daemon -n) inside private namespaces against a\n"
-	      "simulated Hyper-V host and guest kernel (/dev/vmbus/hv_kvp and hv_vss served over\n"
-	      "FUSE), waits until it registered on the --service device, then plays the scenario\n"
-	      "script. Needs root and /dev/fuse. In ARGS, @STATE@ becomes the state directory and\n"
-	      "@DEVICE@ the --service device path.\n"
+	      "simulated Hyper-V host and guest kernel (/dev/vmbus/hv_kvp, hv_vss and hv_fcopy\n"
+	      "served over FUSE; fcopy also as a uio channel), waits until it registered on the\n"
+	      "--service device, then plays the scenario script. Needs root and /dev/fuse. In "
+	      "ARGS,\n"
+	      "@STATE@ becomes the state directory, @DEVICE@ the --service device path and\n"
+	      "@UIO_FDS@ \"RING,IRQ\", the inherited descriptors of the fcopy uio channel.\n"
 	      "\n"
 	      "Options:\n"
-	      "  --service kvp|vss    the daemon serves hv_kvp (default) or hv_vss\n"
+	      "  --service kvp|vss|fcopy\n"
+	      "                       the daemon serves hv_kvp (default), hv_vss or hv_fcopy\n"
+	      "  --fcopy-transport chardev|uio\n"
+	      "                       fcopy on /dev/vmbus/hv_fcopy (kernels < 6.10, default) or "
+	      "on\n"
+	      "                       a uio channel (ring memfd + interrupt socket, @UIO_FDS@);\n"
+	      "                       ready once the daemon registered / answered the negotiation\n"
+	      "  --fcopy-timeout SEC  host/kernel timeout per fcopy message (default 30)\n"
+	      "  --uio-ring-size BYTES\n"
+	      "                       uio ring size per direction (default page + 16 KiB)\n"
 	      "  --netns              new network namespace: veth hv0 (MAC " HOSTSIM_MAC ",\n"
 	      "                       " HOSTSIM_IPV4 "/24, " HOSTSIM_IPV6
 	      "/64, default via " HOSTSIM_IPV4_GW ")\n"
@@ -79,8 +90,8 @@ static void help(FILE *out)
 	scenario_help(out);
 }
 
-/* Replaces every @STATE@ and @DEVICE@ in s; returns a new string. */
-static char *substitute(const char *s, const char *state, const char *device)
+/* Replaces every @STATE@, @DEVICE@ and @UIO_FDS@ in s; returns a new string. */
+static char *substitute(const char *s, const char *state, const char *device, const char *uio_fds)
 {
 	size_t cap = strlen(s) + 1, len = 0;
 	char *out = malloc(cap);
@@ -97,6 +108,9 @@ static char *substitute(const char *s, const char *state, const char *device)
 		} else if (strncmp(s, "@DEVICE@", 8) == 0) {
 			rep = device;
 			skip = 8;
+		} else if (strncmp(s, "@UIO_FDS@", 9) == 0) {
+			rep = uio_fds;
+			skip = 9;
 		}
 		if (rep) {
 			size_t n = strlen(rep);
@@ -149,6 +163,9 @@ static char *read_small_file(const char *path)
 typedef struct Args {
 	HostSimOptions opts;
 	ScenarioService service;
+	HostSimFcopyTransport fcopy_transport;
+	uint64_t fcopy_timeout_usec;
+	uint64_t uio_ring_size;
 	dev_t allow_freeze[ALLOW_FREEZE_MAX];
 	size_t n_allow_freeze;
 	const char *script;
@@ -174,6 +191,9 @@ static int parse_args(int argc, char *argv[], Args *a)
 		ARG_VSS_TIMEOUT,
 		ARG_VSS_FREEZE_TIMEOUT,
 		ARG_ALLOW_FREEZE,
+		ARG_FCOPY_TRANSPORT,
+		ARG_FCOPY_TIMEOUT,
+		ARG_UIO_RING_SIZE,
 	};
 	static const struct option options[] = {
 		{ "netns", no_argument, NULL, ARG_NETNS },
@@ -189,6 +209,9 @@ static int parse_args(int argc, char *argv[], Args *a)
 		{ "vss-timeout", required_argument, NULL, ARG_VSS_TIMEOUT },
 		{ "vss-freeze-timeout", required_argument, NULL, ARG_VSS_FREEZE_TIMEOUT },
 		{ "allow-freeze", required_argument, NULL, ARG_ALLOW_FREEZE },
+		{ "fcopy-transport", required_argument, NULL, ARG_FCOPY_TRANSPORT },
+		{ "fcopy-timeout", required_argument, NULL, ARG_FCOPY_TIMEOUT },
+		{ "uio-ring-size", required_argument, NULL, ARG_UIO_RING_SIZE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -221,6 +244,7 @@ static int parse_args(int argc, char *argv[], Args *a)
 		case ARG_TIMEOUT:
 		case ARG_VSS_TIMEOUT:
 		case ARG_VSS_FREEZE_TIMEOUT:
+		case ARG_FCOPY_TIMEOUT:
 			t = strtod(optarg, &end);
 			if (*end || !(t > 0) || t > 86400) {
 				log_error("Invalid timeout '%s'.", optarg);
@@ -230,13 +254,30 @@ static int parse_args(int argc, char *argv[], Args *a)
 				a->opts.kvp_timeout_usec = (uint64_t)(t * 1e6);
 			else if (c == ARG_VSS_TIMEOUT)
 				a->opts.vss_timeout_usec = (uint64_t)(t * 1e6);
+			else if (c == ARG_FCOPY_TIMEOUT)
+				a->opts.fcopy_timeout_usec = (uint64_t)(t * 1e6);
 			else
 				a->opts.vss_freeze_timeout_usec = (uint64_t)(t * 1e6);
 			break;
 		case ARG_SERVICE:
 			a->service = scenario_service_from_string(optarg);
 			if (a->service < 0) {
-				log_error("Invalid --service '%s' (kvp or vss).", optarg);
+				log_error("Invalid --service '%s' (kvp, vss or fcopy).", optarg);
+				return -EINVAL;
+			}
+			break;
+		case ARG_FCOPY_TRANSPORT:
+			if (hostsim_fcopy_transport_from_string(optarg, &a->fcopy_transport) < 0) {
+				log_error("Invalid --fcopy-transport '%s' (chardev or uio).",
+					  optarg);
+				return -EINVAL;
+			}
+			break;
+		case ARG_UIO_RING_SIZE:
+			a->uio_ring_size = strtoull(optarg, &end, 0);
+			if (*end || *optarg == '-' || a->uio_ring_size == 0 ||
+			    a->uio_ring_size > UINT32_MAX) {
+				log_error("Invalid --uio-ring-size '%s'.", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -291,6 +332,7 @@ static int run(int argc, char *argv[])
 	Args a = {};
 	FILE *script;
 	const char *device;
+	char uio_fds[32] = "";
 	char **dargv;
 	size_t n;
 	int r, failures;
@@ -334,8 +376,23 @@ static int run(int argc, char *argv[])
 			return EXIT_SETUP;
 		}
 	}
-	device = a.service == SCENARIO_SERVICE_VSS ? hostsim_vss_device(sim)
-						   : hostsim_kvp_device(sim);
+	device = a.service == SCENARIO_SERVICE_VSS     ? hostsim_vss_device(sim)
+		 : a.service == SCENARIO_SERVICE_FCOPY ? hostsim_fcopy_device(sim)
+						       : hostsim_kvp_device(sim);
+	if (a.service == SCENARIO_SERVICE_FCOPY && a.fcopy_transport == HOSTSIM_FCOPY_UIO) {
+		int ring_fd, irq_fd;
+
+		/* Before any daemon starts: every daemon spawned afterwards inherits the ends. */
+		r = hostsim_fcopy_uio_open(sim, (size_t)a.uio_ring_size, a.opts.fcopy_timeout_usec);
+		if (r >= 0)
+			r = hostsim_fcopy_uio_fds(sim, &ring_fd, &irq_fd);
+		if (r < 0) {
+			log_error_errno(r, "Failed to set up the fcopy uio channel: %m");
+			return EXIT_SETUP;
+		}
+		(void)snprintf(uio_fds, sizeof(uio_fds), "%d,%d", ring_fd, irq_fd);
+		device = "the fcopy uio channel";
+	}
 
 	for (n = 0; a.daemon_argv[n]; n++)
 		;
@@ -346,7 +403,8 @@ static int run(int argc, char *argv[])
 	}
 	for (size_t i = 0; i < n; i++) {
 		dargv[i] = substitute(a.daemon_argv[i],
-				      a.state_dir ? a.state_dir : hostsim_state_dir(sim), device);
+				      a.state_dir ? a.state_dir : hostsim_state_dir(sim), device,
+				      uio_fds);
 		if (!dargv[i]) {
 			strv_free(dargv);
 			log_oom();
@@ -356,6 +414,7 @@ static int run(int argc, char *argv[])
 
 	env.sim = sim;
 	env.service = a.service;
+	env.fcopy_transport = a.fcopy_transport;
 	env.daemon_argv = dargv;
 	env.pool_dir = a.state_dir ? a.state_dir : hostsim_state_dir(sim);
 
