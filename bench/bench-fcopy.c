@@ -9,7 +9,10 @@
  *   - dd bs=6144 conv=fsync: the same 6 KiB writes with no transport at all (the limit);
  *   - Debian's /usr/sbin/hv_fcopy_daemon -n on the emulated /dev/vmbus/hv_fcopy;
  *   - our hv_fcopy_daemon on the same character device (when this tree builds it);
- *   - our hv_fcopy_daemon on the uio channel (when hv-hostsim has a uio host).
+ *   - our hv_fcopy_daemon on the uio channel (when hv-hostsim has a uio host);
+ *   - bench/null-fcopy-daemon on each transport: answers every message with success and
+ *     writes nothing, so its rate is the transport floor (each fragment is a synchronous
+ *     host round trip through the simulator), the most any daemon can reach on it.
  * The daemons are driven by the host's Copy-VMFile sequence (hostsim_fcopy_copy_file():
  * START, WRITE_TO_FILE in 6,144-byte fragments, COMPLETE). Per round and contender: wall time,
  * the contender's CPU time (user + system), the bench process's CPU (host, kernel model and
@@ -58,6 +61,11 @@
 #else
 #define DEFAULT_DAEMON NULL
 #endif
+#ifdef BENCH_FCOPY_NULL_DAEMON
+#define DEFAULT_NULL_DAEMON BENCH_FCOPY_NULL_DAEMON
+#else
+#define DEFAULT_NULL_DAEMON NULL
+#endif
 
 extern char **environ;
 
@@ -79,15 +87,16 @@ typedef enum Contender {
 	C_UPSTREAM,
 	C_HVGUEST,
 	C_HVGUEST_UIO,
+	C_NULL,
+	C_NULL_UIO,
 	_C_MAX,
 	_C_INVALID = -EINVAL,
 } Contender;
 
 static const char *const contender_names[_C_MAX] = {
-	[C_DD] = "dd",
-	[C_UPSTREAM] = "upstream",
-	[C_HVGUEST] = "hvguest",
-	[C_HVGUEST_UIO] = "hvguest-uio",
+	[C_DD] = "dd",		 [C_UPSTREAM] = "upstream",
+	[C_HVGUEST] = "hvguest", [C_HVGUEST_UIO] = "hvguest-uio",
+	[C_NULL] = "null",	 [C_NULL_UIO] = "null-uio",
 };
 
 static const char *const contender_labels[_C_MAX] = {
@@ -95,11 +104,43 @@ static const char *const contender_labels[_C_MAX] = {
 	[C_UPSTREAM] = "Debian hv_fcopy_daemon, chardev",
 	[C_HVGUEST] = "hvguest hv_fcopy_daemon, chardev",
 	[C_HVGUEST_UIO] = "hvguest hv_fcopy_daemon, uio",
+	[C_NULL] = "floor (null daemon), chardev",
+	[C_NULL_UIO] = "floor (null daemon), uio",
 };
+
+/* The floor row a daemon row is compared with (_C_INVALID: none). */
+static Contender floor_of(Contender c)
+{
+	switch (c) {
+	case C_UPSTREAM:
+	case C_HVGUEST:
+		return C_NULL;
+	case C_HVGUEST_UIO:
+		return C_NULL_UIO;
+	case C_DD:
+	case C_NULL:
+	case C_NULL_UIO:
+	case _C_MAX:
+	case _C_INVALID:
+		break;
+	}
+	return _C_INVALID;
+}
+
+/* The null daemon writes no file: it passes when the host saw success for every step. */
+static bool is_null(Contender c)
+{
+	return c == C_NULL || c == C_NULL_UIO;
+}
+
+static bool is_uio(Contender c)
+{
+	return c == C_HVGUEST_UIO || c == C_NULL_UIO;
+}
 
 typedef struct Options {
 	unsigned size_mib, rounds;
-	const char *daemon, *upstream, *image_dir;
+	const char *daemon, *upstream, *null_daemon, *image_dir;
 	bool enabled[_C_MAX];
 	bool tmpfs; /* destination on tmpfs even when a loop device would work */
 } Options;
@@ -134,6 +175,8 @@ typedef struct Bench {
 	bool mounted;
 	bool uio_open;		   /* hostsim_fcopy_uio_open() was called */
 	HostSimDaemon *uio_daemon; /* the uio daemon, kept across rounds */
+	Contender uio_owner;	   /* which contender uio_daemon is */
+	Sample *uio_sample;	   /* its last sample, for a note on stop */
 	uint8_t *buf_a, *buf_b;
 } Bench;
 
@@ -569,7 +612,7 @@ static int sample_dd(Bench *b, Sample *s)
 
 static HostSimFcopyTransport transport_of(Contender c)
 {
-	return c == C_HVGUEST_UIO ? HOSTSIM_FCOPY_UIO : HOSTSIM_FCOPY_CHARDEV;
+	return is_uio(c) ? HOSTSIM_FCOPY_UIO : HOSTSIM_FCOPY_CHARDEV;
 }
 
 static int spawn_daemon(Bench *b, Contender c, HostSimDaemon **ret)
@@ -589,17 +632,13 @@ static int spawn_daemon(Bench *b, Contender c, HostSimDaemon **ret)
 	const char *ours_uio[] = { b->o->daemon,   "-n",	uio_fds,     "--config", b->conf,
 				   "--config-dir", b->conf_dir, "--run-dir", b->run_dir, NULL };
 	const char *upstream[] = { b->o->upstream, "-n", NULL };
+	char device[PATH_MAX + 16];
+	const char *null_chardev[] = { b->o->null_daemon, device, NULL };
+	const char *null_uio[] = { b->o->null_daemon, uio_fds, NULL };
 	const char **argv = NULL;
 	int ring, irq, r;
 
-	switch (c) {
-	case C_UPSTREAM:
-		argv = upstream;
-		break;
-	case C_HVGUEST:
-		argv = ours;
-		break;
-	case C_HVGUEST_UIO:
+	if (is_uio(c)) {
 		/* One channel per simulator: opened for the first uio daemon, then kept. */
 		if (!b->uio_open) {
 			r = hostsim_fcopy_uio_open(b->sim, 0, 0);
@@ -611,7 +650,25 @@ static int spawn_daemon(Bench *b, Contender c, HostSimDaemon **ret)
 		if (r < 0)
 			return r;
 		(void)snprintf(uio_fds, sizeof(uio_fds), "--uio-fds=%d,%d", ring, irq);
+	}
+	switch (c) {
+	case C_UPSTREAM:
+		argv = upstream;
+		break;
+	case C_HVGUEST:
+		argv = ours;
+		break;
+	case C_HVGUEST_UIO:
 		argv = ours_uio;
+		break;
+	case C_NULL:
+		if (snprintf(device, sizeof(device), "--device=%s", hostsim_fcopy_device(b->sim)) >=
+		    (int)sizeof(device))
+			return -ENAMETOOLONG;
+		argv = null_chardev;
+		break;
+	case C_NULL_UIO:
+		argv = null_uio;
 		break;
 	case C_DD:
 	case _C_MAX:
@@ -627,26 +684,37 @@ static void stop_daemon(Contender c, HostSimDaemon *hd, Sample *s)
 {
 	int st = hostsim_daemon_stop(hd);
 
-	/* Upstream has no SIGTERM handler: dying of it is its normal end. */
+	/* Upstream and the blocking null daemon have no SIGTERM handler: dying of it is normal. */
 	if (st < 0)
 		(void)snprintf(s->note, sizeof(s->note), "stop failed: %s", strerror(-st));
-	else if (WIFSIGNALED(st) && !(c == C_UPSTREAM && WTERMSIG(st) == SIGTERM))
+	else if (WIFSIGNALED(st) && !((c == C_UPSTREAM || c == C_NULL) && WTERMSIG(st) == SIGTERM))
 		(void)snprintf(s->note, sizeof(s->note), "ended by signal %d on stop",
 			       WTERMSIG(st));
 	else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
 		(void)snprintf(s->note, sizeof(s->note), "exit status %d on stop", WEXITSTATUS(st));
 }
 
+/* Stops the daemon holding the uio channel, if any. */
+static void stop_uio_daemon(Bench *b)
+{
+	if (!b->uio_daemon)
+		return;
+	stop_daemon(b->uio_owner, b->uio_daemon, b->uio_sample);
+	b->uio_daemon = NULL;
+	b->uio_sample = NULL;
+}
+
 /*
- * One copy by daemon c. Chardev daemons are started for the copy and stopped after it; the
- * uio daemon is started once and kept (b->uio_daemon) across rounds, because the simulated
- * channel lives as long as the simulator and a second daemon would attach to rings the first
- * one has already used. Returns a negative errno only when the simulator itself failed.
+ * One copy by daemon c. Chardev daemons are started for the copy and stopped after it. The
+ * simulated uio channel lives as long as the simulator and is negotiated once, so a uio
+ * daemon is kept (b->uio_daemon) until another uio contender takes the channel over: the
+ * newcomer attaches to rings that are idle (every request answered) and already negotiated.
+ * Returns a negative errno only when the simulator itself failed.
  */
 static int sample_daemon(Bench *b, Contender c, Sample *s)
 {
 	HostSimFcopyTransport t = transport_of(c);
-	HostSimDaemon *hd = c == C_HVGUEST_UIO ? b->uio_daemon : NULL;
+	HostSimDaemon *hd = NULL;
 	uint64_t cpu0, cpu1, self0, self1, t0, t1;
 	uint64_t fragments = (b->size + FRAGMENT_SIZE - 1) / FRAGMENT_SIZE;
 	HostSimFuseStats fuse0, fuse1;
@@ -654,6 +722,10 @@ static int sample_daemon(Bench *b, Contender c, Sample *s)
 	pid_t pid;
 	int r = 0;
 
+	if (is_uio(c) && b->uio_daemon && b->uio_owner == c)
+		hd = b->uio_daemon;
+	else if (is_uio(c))
+		stop_uio_daemon(b);
 	if (!hd) {
 		r = spawn_daemon(b, c, &hd);
 		if (r < 0)
@@ -703,11 +775,14 @@ out:
 		if (c == C_UPSTREAM)
 			dump_log_tail(hostsim_syslog_path(b->sim));
 	}
-	if (c == C_HVGUEST_UIO && !s->why[0] && r >= 0) {
+	if (is_uio(c) && !s->why[0] && r >= 0) {
 		b->uio_daemon = hd;
+		b->uio_owner = c;
+		b->uio_sample = s;
 		return 0;
 	}
-	b->uio_daemon = c == C_HVGUEST_UIO ? NULL : b->uio_daemon;
+	if (is_uio(c))
+		b->uio_daemon = NULL;
 	stop_daemon(c, hd, s);
 	return r;
 }
@@ -732,7 +807,12 @@ static int run_sample(Bench *b, Contender c, Sample *s)
 	if (syncfs(b->mnt_fd) < 0)
 		return log_error_errno(errno, "syncfs failed: %m");
 	s->sync_ms = (double)(bench_now_ns() - t0) / 1e6;
-	if (!s->why[0]) {
+	if (!s->why[0] && is_null(c)) {
+		/* A file here would mean the floor did more than the transport. */
+		s->ok = access(b->dest, F_OK) < 0 && errno == ENOENT;
+		if (!s->ok)
+			(void)snprintf(s->why, sizeof(s->why), "the null daemon left a file");
+	} else if (!s->why[0]) {
 		r = verify_dest(b, s->why, sizeof(s->why));
 		if (r < 0)
 			return log_error_errno(r, "Failed to read the source: %m");
@@ -743,9 +823,9 @@ static int run_sample(Bench *b, Contender c, Sample *s)
 		(void)snprintf(s->note, sizeof(s->note), "%u other file(s) left next to " DEST_NAME,
 			       leftovers);
 	if (s->ok)
-		log_info("  %s: %.1f MiB/s (%.2f s), CPU %.2f s, syncfs %.1f ms, verified",
+		log_info("  %s: %.1f MiB/s (%.2f s), CPU %.2f s, syncfs %.1f ms, %s",
 			 contender_names[c], (double)b->o->size_mib / s->secs, s->secs, s->cpu_s,
-			 s->sync_ms);
+			 s->sync_ms, is_null(c) ? "host saw HV_S_OK" : "verified");
 	else
 		log_info("  %s: FAILED: %s", contender_names[c], s->why);
 	return 0;
@@ -823,20 +903,23 @@ static void print_report(const Bench *b, const Row rows[_C_MAX], const char *loa
 	       "%ld CPUs (%s), load %s -> %s.\n\n",
 	       b->o->size_mib, FRAGMENT_SIZE, b->fs_desc, b->o->rounds, un.release,
 	       sysconf(_SC_NPROCESSORS_ONLN), cpu, load0, load1);
-	printf("| %-33s | %8s | %7s | %9s | %10s | %9s | %-12s |\n", "contender", "MiB/s",
-	       "% of dd", "CPU (s)", "host CPU s", "syncfs ms", "destination");
-	printf("|%.35s|%.10s|%.9s|%.11s|%.12s|%.11s|%.14s|\n",
-	       "-----------------------------------", "----------", "---------", "-----------",
-	       "------------", "-----------", "--------------");
+	printf("| %-33s | %8s | %7s | %10s | %9s | %10s | %9s | %-12s |\n", "contender", "MiB/s",
+	       "% of dd", "% of floor", "CPU (s)", "host CPU s", "syncfs ms", "destination");
+	printf("|%.35s|%.10s|%.9s|%.12s|%.11s|%.12s|%.11s|%.14s|\n",
+	       "-----------------------------------", "----------", "---------", "------------",
+	       "-----------", "------------", "-----------", "--------------");
 	for (Contender c = 0; c < _C_MAX; c++) {
 		const Row *row = &rows[c];
 		double mibs = row_median(b, row, F_MIBS);
 		unsigned ok = 0, ran = 0;
-		char verdict[32], pct[16] = "-", host[16] = "-";
+		char verdict[32], pct[16] = "-", pct_floor[16] = "-", host[16] = "-";
+		Contender fc = floor_of(c);
+		double floor =
+			fc >= 0 && !rows[fc].skipped[0] ? row_median(b, &rows[fc], F_MIBS) : -1;
 
 		if (row->skipped[0]) {
-			printf("| %-33s | %8s | %7s | %9s | %10s | %9s | %-12s |\n",
-			       contender_labels[c], "-", "-", "-", "-", "-", "skipped");
+			printf("| %-33s | %8s | %7s | %10s | %9s | %10s | %9s | %-12s |\n",
+			       contender_labels[c], "-", "-", "-", "-", "-", "-", "skipped");
 			continue;
 		}
 		for (unsigned i = 0; i < b->o->rounds; i++) {
@@ -844,26 +927,33 @@ static void print_report(const Bench *b, const Row rows[_C_MAX], const char *loa
 			ok += row->s[i].ok;
 		}
 		if (ok == ran && ran > 0)
-			(void)snprintf(verdict, sizeof(verdict), "byte-exact");
+			(void)snprintf(verdict, sizeof(verdict), "%s",
+				       is_null(c) ? "none (floor)" : "byte-exact");
 		else
 			(void)snprintf(verdict, sizeof(verdict), "FAILED %u/%u", ran - ok, ran);
 		if (mibs < 0) {
-			printf("| %-33s | %8s | %7s | %9s | %10s | %9s | %-12s |\n",
-			       contender_labels[c], "-", "-", "-", "-", "-", verdict);
+			printf("| %-33s | %8s | %7s | %10s | %9s | %10s | %9s | %-12s |\n",
+			       contender_labels[c], "-", "-", "-", "-", "-", "-", verdict);
 			continue;
 		}
 		if (dd > 0)
 			(void)snprintf(pct, sizeof(pct), "%.1f %%", 100.0 * mibs / dd);
+		if (floor > 0)
+			(void)snprintf(pct_floor, sizeof(pct_floor), "%.1f %%",
+				       100.0 * mibs / floor);
 		if (c != C_DD)
 			(void)snprintf(host, sizeof(host), "%.2f", row_median(b, row, F_HOST_CPU));
-		printf("| %-33s | %8.1f | %7s | %9.2f | %10s | %9.1f | %-12s |\n",
-		       contender_labels[c], mibs, pct, row_median(b, row, F_CPU), host,
+		printf("| %-33s | %8.1f | %7s | %10s | %9.2f | %10s | %9.1f | %-12s |\n",
+		       contender_labels[c], mibs, pct, pct_floor, row_median(b, row, F_CPU), host,
 		       row_median(b, row, F_SYNC), verdict);
 	}
 	printf("\nCPU: the contender's user+system time over the copy (dd: wait4 rusage; daemons: "
 	       "/proc/<pid>/stat, %ld ticks/s). host CPU: this process (simulated host, kernel "
 	       "model, FUSE server), the transport's share. syncfs: flushing what the contender "
-	       "left dirty, right after it finished (not in MiB/s).\n",
+	       "left dirty, right after it finished (not in MiB/s). floor: null-fcopy-daemon on "
+	       "the same transport answers every message with success and writes nothing, so it "
+	       "measures the simulated transport alone; %% of floor is a daemon's rate against "
+	       "it, %% of dd against plain 6 KiB writes with no transport.\n",
 	       sysconf(_SC_CLK_TCK));
 	for (Contender c = 0; c < _C_MAX; c++) {
 		if (rows[c].skipped[0]) {
@@ -883,7 +973,7 @@ static void print_report(const Bench *b, const Row rows[_C_MAX], const char *loa
 			if (s->secs > 0 && c != C_DD)
 				printf(", host CPU %.2f s (%.1f us per fragment)", s->host_cpu_s,
 				       s->host_cpu_s * 1e6 / (double)fragments);
-			if (s->secs > 0 && c != C_DD && c != C_HVGUEST_UIO)
+			if (s->secs > 0 && c != C_DD && !is_uio(c))
 				printf(", FUSE requests per fragment: %.2f reads, %.2f writes, "
 				       "%.2f polls",
 				       s->fuse_reads, s->fuse_writes, s->fuse_polls);
@@ -904,13 +994,15 @@ static void help(const char *prog)
 	       "      --rounds=N       rounds, medians reported (1-%u, default 3)\n"
 	       "      --daemon=PATH    our hv_fcopy_daemon (default %s)\n"
 	       "      --upstream=PATH  upstream daemon (default %s)\n"
-	       "      --only=LIST      comma-separated subset of dd,upstream,hvguest,hvguest-uio\n"
+	       "      --null-daemon=PATH  the transport floor (default %s)\n"
+	       "      --only=LIST      comma-separated subset of dd,upstream,hvguest,hvguest-uio,\n"
+	       "                       null,null-uio\n"
 	       "      --image-dir=DIR  directory for the ext4 image (an unnamed file; default the\n"
 	       "                       simulator's tmpfs)\n"
 	       "      --tmpfs          destination on tmpfs instead of ext4 on a loop device\n"
 	       "  -h, --help           show this help\n",
-	       prog, MAX_ROUNDS, DEFAULT_DAEMON ?: "(not built in this tree)",
-	       BENCH_FCOPY_UPSTREAM);
+	       prog, MAX_ROUNDS, DEFAULT_DAEMON ?: "(not built in this tree)", BENCH_FCOPY_UPSTREAM,
+	       DEFAULT_NULL_DAEMON ?: "(not built in this tree)");
 }
 
 static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
@@ -957,6 +1049,7 @@ static int parse_argv(int argc, char *argv[], Options *o)
 		ARG_ROUNDS,
 		ARG_DAEMON,
 		ARG_UPSTREAM,
+		ARG_NULL_DAEMON,
 		ARG_ONLY,
 		ARG_IMAGE_DIR,
 		ARG_TMPFS
@@ -967,6 +1060,7 @@ static int parse_argv(int argc, char *argv[], Options *o)
 		{ "rounds", required_argument, NULL, ARG_ROUNDS },
 		{ "daemon", required_argument, NULL, ARG_DAEMON },
 		{ "upstream", required_argument, NULL, ARG_UPSTREAM },
+		{ "null-daemon", required_argument, NULL, ARG_NULL_DAEMON },
 		{ "only", required_argument, NULL, ARG_ONLY },
 		{ "image-dir", required_argument, NULL, ARG_IMAGE_DIR },
 		{ "tmpfs", no_argument, NULL, ARG_TMPFS },
@@ -993,6 +1087,9 @@ static int parse_argv(int argc, char *argv[], Options *o)
 			break;
 		case ARG_UPSTREAM:
 			o->upstream = optarg;
+			break;
+		case ARG_NULL_DAEMON:
+			o->null_daemon = optarg;
 			break;
 		case ARG_ONLY:
 			r = parse_only(optarg, o);
@@ -1047,6 +1144,14 @@ static void check_contenders(const Options *o, Row rows[_C_MAX])
 				(void)snprintf(rows[c].skipped, sizeof(rows[c].skipped),
 					       "our hv_fcopy_daemon is not built in this tree "
 					       "(give --daemon=PATH)");
+			break;
+		case C_NULL:
+		case C_NULL_UIO:
+			path = o->null_daemon;
+			if (!path)
+				(void)snprintf(rows[c].skipped, sizeof(rows[c].skipped),
+					       "null-fcopy-daemon is not built in this tree "
+					       "(give --null-daemon=PATH)");
 			break;
 		case _C_MAX:
 		case _C_INVALID:
@@ -1120,10 +1225,7 @@ static int run(Bench *b, Row rows[_C_MAX])
 				return r;
 		}
 	}
-	if (b->uio_daemon) {
-		stop_daemon(C_HVGUEST_UIO, b->uio_daemon, &rows[C_HVGUEST_UIO].s[b->o->rounds - 1]);
-		b->uio_daemon = NULL;
-	}
+	stop_uio_daemon(b);
 	return clean_dest(b);
 }
 
@@ -1132,7 +1234,8 @@ int main(int argc, char *argv[])
 	Options o = {
 		.daemon = DEFAULT_DAEMON,
 		.upstream = BENCH_FCOPY_UPSTREAM,
-		.enabled = { true, true, true, true },
+		.null_daemon = DEFAULT_NULL_DAEMON,
+		.enabled = { true, true, true, true, true, true },
 	};
 	Bench b = { .o = &o, .loop_fd = -EBADF, .mnt_fd = -EBADF };
 	Row rows[_C_MAX] = {};

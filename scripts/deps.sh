@@ -8,7 +8,9 @@ packages=(
   libnl-3-dev libnl-route-3-dev libudev-dev libsystemd-dev libcmocka-dev
   libfuse3-dev fuse3 scdoc systemd iproute2 util-linux procps python3 python3-gi
   xfsprogs btrfs-progs  # loop-image filesystems for the VSS tests
+  debhelper lintian  # scripts/check-package.sh: dpkg-buildpackage and lintian on the .deb
   hyperv-daemons  # the upstream daemons, compared against in tests and benchmarks
+  rpm rpmlint  # scripts/check-rpm.sh: rpmbuild of hvguest.spec and its lint
 )
 
 missing=()

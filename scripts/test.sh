@@ -93,11 +93,12 @@ else
   failed_steps+=("build fuzz")
 fi
 
-step "systemd hardening (exposure limits: KVP 2.5, fcopy 2.5, VSS 4.0 - it needs CAP_SYS_ADMIN to freeze)"
+step "systemd hardening (exposure limits: KVP 2.5, fcopy 2.5, timesync 2.5, VSS 4.0 - it needs CAP_SYS_ADMIN to freeze)"
 for unit in build/systemd/*.service; do
   case $(basename "$unit") in
     hv-vss-daemon.service) limit=4.0 ;;
     hv-fcopy-daemon.service) limit=2.5 ;;
+    hv-timesync-daemon.service) limit=2.5 ;;
     *) limit=2.5 ;;
   esac
   score=$(systemd-analyze security --offline=yes "$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
@@ -110,6 +111,22 @@ for unit in build/systemd/*.service; do
     failed_steps+=("hardening $unit")
   fi
 done
+
+step "package (deb): build, lintian, install into a throw-away root"
+if bash scripts/check-package.sh; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  failed_steps+=("package (deb)")
+fi
+
+step "package (rpm): rpmbuild -bb of hvguest.spec, payload, rpmlint"
+if bash scripts/check-rpm.sh; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  failed_steps+=("package (rpm)")
+fi
 
 step "formatting (clang-format)"
 if find src bench tests -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run --Werror 2>/tmp/hvguest-format.log; then

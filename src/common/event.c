@@ -6,8 +6,13 @@
  * (e->dispatching) the array only grows; a freed source is marked dead, never called again,
  * and released after the dispatch phase. Dispatch loops index the array afresh on every
  * step because a callback adding a source may reallocate it.
+ *
+ * Signals: in signalfd mode (default) Event.signal_fd is a signalfd over the signals of the
+ * live signal sources; in handler mode it is the read end of a self-pipe that a sigaction
+ * handler writes signal numbers to (one byte each: Linux signal numbers are below 65).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -53,7 +58,7 @@ struct EventSource {
 	};
 };
 
-/* pollfds[0] is the wakeup eventfd, pollfds[1] the signalfd (fd -1 while unused). */
+/* pollfds[0] is the wakeup eventfd, pollfds[1] the signalfd or the self-pipe (fd < 0: unused). */
 #define SLOT_WAKEUP 0
 #define SLOT_SIGNAL 1
 #define SLOT_FIRST_IO 2
@@ -66,7 +71,9 @@ struct Event {
 	int wakeup_fd;
 	event_wakeup_handler_t wakeup_cb;
 	void *wakeup_userdata;
-	int signal_fd;
+	int signal_fd;	   /* signalfd, or the self-pipe's read end in handler mode */
+	int signal_pipe_w; /* handler mode: the self-pipe's write end */
+	EventSignalMode signal_mode;
 	uint64_t iteration;
 	bool dispatching;
 	bool have_dead;
@@ -75,6 +82,26 @@ struct Event {
 	EventSource *watchdog;
 	uint64_t watchdog_usec;
 };
+
+/*
+ * Handler mode: the self-pipe write end of the one Event in that mode, -1 when none. The one
+ * mutable global of the loop, by necessity: a signal handler gets no userdata. sig_atomic_t so
+ * the handler reads it whole; it is cleared before the descriptor is closed.
+ */
+static volatile sig_atomic_t signal_pipe_fd = -1;
+
+static void signal_pipe_handler(int sig)
+{
+	int saved = errno, fd = signal_pipe_fd;
+	uint8_t b = (uint8_t)sig;
+
+	/* EAGAIN (pipe full): thousands are pending already; the loop sees this signal number
+	 * only if an earlier byte for it is queued, which is the signalfd's coalescing too. */
+	if (fd >= 0 && write(fd, &b, 1) < 0) {
+		/* nothing to do in a signal handler */
+	}
+	errno = saved;
+}
 
 uint64_t now_usec(clockid_t clock)
 {
@@ -91,13 +118,8 @@ int event_new(Event **ret)
 	if (!e)
 		return -ENOMEM;
 	e->signal_fd = -EBADF;
-	e->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (e->wakeup_fd < 0) {
-		int r = negative_errno();
-
-		free(e);
-		return r;
-	}
+	e->signal_pipe_w = -EBADF;
+	e->wakeup_fd = -EBADF; /* created by event_set_wakeup_handler() */
 	*ret = e;
 	return 0;
 }
@@ -106,6 +128,14 @@ Event *event_free(Event *e)
 {
 	if (!e)
 		return NULL;
+	if (e->signal_mode == EVENT_SIGNALS_HANDLER) {
+		/* handlers off before the pipe goes, so none writes to a reused descriptor */
+		for (size_t i = 0; i < e->n_sources; i++)
+			if (e->sources[i]->type == SOURCE_SIGNAL && !e->sources[i]->dead)
+				(void)signal(e->sources[i]->signal.sig, SIG_DFL);
+		signal_pipe_fd = -1;
+		safe_close(e->signal_pipe_w);
+	}
 	for (size_t i = 0; i < e->n_sources; i++)
 		free(e->sources[i]);
 	free(e->sources);
@@ -204,6 +234,15 @@ int event_source_set_time_relative(EventSource *s, uint64_t usec)
 	return event_source_set_time(s, usec >= USEC_INFINITY - now ? USEC_INFINITY : now + usec);
 }
 
+static bool have_signal_source(Event *e, int sig)
+{
+	for (size_t i = 0; i < e->n_sources; i++)
+		if (e->sources[i]->type == SOURCE_SIGNAL && !e->sources[i]->dead &&
+		    (sig == 0 || e->sources[i]->signal.sig == sig))
+			return true;
+	return false;
+}
+
 /* Points the signalfd at the signals of all live signal sources. */
 static int update_signal_fd(Event *e)
 {
@@ -235,6 +274,56 @@ int event_block_signals(const int *sigs, size_t n)
 	return r > 0 ? -r : 0;
 }
 
+int event_set_signal_mode(Event *e, EventSignalMode mode)
+{
+	int p[2];
+
+	if (!e || mode < 0 || mode >= _EVENT_SIGNAL_MODE_MAX)
+		return -EINVAL;
+	if (mode == e->signal_mode)
+		return 0;
+	if (have_signal_source(e, 0))
+		return -EBUSY;
+	switch (mode) {
+	case EVENT_SIGNALS_HANDLER:
+		if (signal_pipe_fd >= 0)
+			return -EBUSY;
+		/* non-blocking both ends: the handler must never block, the loop drains */
+		if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+			return negative_errno();
+		safe_close(e->signal_fd); /* a signalfd left by freed sources */
+		e->signal_fd = p[0];
+		e->signal_pipe_w = p[1];
+		signal_pipe_fd = p[1];
+		break;
+	case EVENT_SIGNALS_SIGNALFD:
+		signal_pipe_fd = -1;
+		e->signal_fd = safe_close(e->signal_fd);
+		e->signal_pipe_w = safe_close(e->signal_pipe_w);
+		break;
+	case _EVENT_SIGNAL_MODE_MAX:
+		return -EINVAL;
+	}
+	e->signal_mode = mode;
+	return 0;
+}
+
+/* Handler mode: installs the handler for sig and unblocks it in the calling thread. */
+static int install_signal_handler(int sig)
+{
+	struct sigaction sa = { .sa_handler = signal_pipe_handler, .sa_flags = SA_RESTART };
+	sigset_t ss;
+	int r;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL) < 0)
+		return negative_errno();
+	sigemptyset(&ss);
+	sigaddset(&ss, sig);
+	r = pthread_sigmask(SIG_UNBLOCK, &ss, NULL);
+	return r > 0 ? -r : 0;
+}
+
 int event_add_signal(Event *e, EventSource **ret, int sig, event_signal_handler_t cb,
 		     void *userdata)
 {
@@ -243,15 +332,20 @@ int event_add_signal(Event *e, EventSource **ret, int sig, event_signal_handler_
 
 	if (!e || !cb || sig <= 0 || sig >= _NSIG || sig == SIGKILL || sig == SIGSTOP)
 		return -EINVAL;
-	r = event_block_signals(&sig, 1);
-	if (r < 0)
-		return r;
+	if (e->signal_mode == EVENT_SIGNALS_SIGNALFD) {
+		r = event_block_signals(&sig, 1);
+		if (r < 0)
+			return r;
+	}
 	r = source_new(e, SOURCE_SIGNAL, userdata, &s);
 	if (r < 0)
 		return r;
 	s->signal.sig = sig;
 	s->signal.cb = cb;
-	r = update_signal_fd(e);
+	if (e->signal_mode == EVENT_SIGNALS_HANDLER)
+		r = install_signal_handler(sig);
+	else
+		r = update_signal_fd(e);
 	if (r < 0) {
 		event_source_free(s);
 		return r;
@@ -293,7 +387,11 @@ EventSource *event_source_free(EventSource *s)
 	e = s->event;
 	s->dead = true;
 	s->enabled = false;
-	if (s->type == SOURCE_SIGNAL)
+	if (s->type == SOURCE_SIGNAL && e->signal_mode == EVENT_SIGNALS_HANDLER) {
+		/* the last watcher gone: the signal means what it did before (SIGTERM kills) */
+		if (!have_signal_source(e, s->signal.sig))
+			(void)signal(s->signal.sig, SIG_DFL);
+	} else if (s->type == SOURCE_SIGNAL)
 		(void)update_signal_fd(e); /* only fails on ENOMEM; an extra signal is dropped */
 	if (e->watchdog == s)
 		e->watchdog = NULL;
@@ -308,6 +406,11 @@ int event_set_wakeup_handler(Event *e, event_wakeup_handler_t cb, void *userdata
 {
 	if (!e)
 		return -EINVAL;
+	if (e->wakeup_fd < 0) {
+		e->wakeup_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (e->wakeup_fd < 0)
+			return negative_errno();
+	}
 	e->wakeup_cb = cb;
 	e->wakeup_userdata = userdata;
 	return 0;
@@ -318,6 +421,8 @@ int event_wakeup(Event *e)
 	const uint64_t one = 1;
 	int saved = errno, r = 0;
 
+	if (!e || e->wakeup_fd < 0)
+		return -EBADF;
 	/* EAGAIN: the counter is saturated, so a wakeup is pending anyway. */
 	if (write(e->wakeup_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		r = negative_errno();
@@ -419,24 +524,45 @@ static int build_pollfds(Event *e, nfds_t *ret_n)
 	return 0;
 }
 
+static int dispatch_signal(Event *e, const struct signalfd_siginfo *si, unsigned *n_dispatched)
+{
+	for (size_t i = 0; i < e->n_sources; i++) {
+		EventSource *s = e->sources[i];
+		int r;
+
+		if (s->type != SOURCE_SIGNAL || !s->enabled || s->dead ||
+		    (uint32_t)s->signal.sig != si->ssi_signo)
+			continue;
+		(*n_dispatched)++;
+		r = s->signal.cb(s, si, s->userdata);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int dispatch_signals(Event *e, unsigned *n_dispatched)
 {
 	struct signalfd_siginfo si;
+	uint8_t buf[64];
+	ssize_t n;
+	int r;
 
-	while (read(e->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		for (size_t i = 0; i < e->n_sources; i++) {
-			EventSource *s = e->sources[i];
-			int r;
-
-			if (s->type != SOURCE_SIGNAL || !s->enabled || s->dead ||
-			    (uint32_t)s->signal.sig != si.ssi_signo)
-				continue;
-			(*n_dispatched)++;
-			r = s->signal.cb(s, &si, s->userdata);
+	if (e->signal_mode == EVENT_SIGNALS_SIGNALFD) {
+		while (read(e->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			r = dispatch_signal(e, &si, n_dispatched);
 			if (r < 0)
 				return r;
 		}
+		return 0;
 	}
+	while ((n = read(e->signal_fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++) {
+			si = (struct signalfd_siginfo){ .ssi_signo = buf[i] };
+			r = dispatch_signal(e, &si, n_dispatched);
+			if (r < 0)
+				return r;
+		}
 	return 0;
 }
 
@@ -543,6 +669,9 @@ int event_run(Event *e, uint64_t timeout_usec)
 	if (r < 0)
 		return r;
 	r = poll(e->pollfds, n, poll_timeout_ms(e, timeout_usec));
+	if (r < 0 && errno == EINTR && e->signal_mode == EVENT_SIGNALS_HANDLER)
+		/* our handler interrupted the wait: collect its byte now, not one wait later */
+		r = poll(e->pollfds, n, 0);
 	if (r < 0)
 		return errno == EINTR ? 0 : negative_errno();
 	for (size_t i = 0; i < e->n_sources; i++) {

@@ -5,8 +5,10 @@
  * poll, not epoll, on purpose: clock and network simulators used to evaluate time daemons
  * intercept poll/select/timerfd. Timers are kept in the loop itself (the poll timeout is the
  * distance to the earliest enabled timer), so an idle loop with no timers sleeps forever.
- * Signals arrive through one signalfd. Other threads wake the loop with event_wakeup(),
- * which writes an eventfd that is part of every poll.
+ * Signals arrive through one signalfd by default, or through a sigaction handler and a
+ * self-pipe (event_set_signal_mode()) for daemons that must not use signalfd. Other threads
+ * wake the loop with event_wakeup(), which writes an eventfd that is part of every poll once
+ * event_set_wakeup_handler() created it.
  *
  * Ownership: the Event owns its sources; event_source_free() removes one early, and
  * event_free() frees those that remain (so free sources before the Event, never after).
@@ -40,6 +42,12 @@ typedef int (*event_time_handler_t)(EventSource *s, uint64_t usec, void *userdat
 typedef int (*event_signal_handler_t)(EventSource *s, const struct signalfd_siginfo *si,
 				      void *userdata);
 typedef int (*event_wakeup_handler_t)(Event *e, void *userdata);
+
+typedef enum EventSignalMode {
+	EVENT_SIGNALS_SIGNALFD, /* default: signals blocked and read from a signalfd */
+	EVENT_SIGNALS_HANDLER,	/* sigaction handler writing to a self-pipe (no signalfd) */
+	_EVENT_SIGNAL_MODE_MAX,
+} EventSignalMode;
 
 /* CLOCK_MONOTONIC now, in µs. */
 uint64_t now_usec(clockid_t clock);
@@ -77,11 +85,23 @@ int event_source_set_time_relative(EventSource *s, uint64_t usec);
 int event_block_signals(const int *sigs, size_t n);
 
 /*
- * Blocks sig in the calling thread (see event_block_signals() for threads) and delivers it
- * through the loop's signalfd. Several sources may watch one signal; all are called.
+ * Signalfd mode: blocks sig in the calling thread (see event_block_signals() for threads) and
+ * delivers it through the loop's signalfd. Handler mode: unblocks sig in the calling thread and
+ * installs a sigaction handler for it (the default disposition comes back when its last source
+ * is freed). Several sources may watch one signal; all are called.
  */
 int event_add_signal(Event *e, EventSource **ret, int sig, event_signal_handler_t cb,
 		     void *userdata);
+
+/*
+ * Chooses how signals reach the loop; call before the first event_add_signal() (-EBUSY
+ * otherwise). EVENT_SIGNALS_HANDLER is for single-threaded daemons that run under LD_PRELOAD
+ * clock simulators, which do not know signalfd: a plain sigaction handler writes the signal
+ * number to a self-pipe (the only process-wide state, so one Event at a time may use it:
+ * -EBUSY for a second one) that the poll watches. Handlers still get a signalfd_siginfo, with
+ * only ssi_signo filled. Returns 0, -EINVAL, -EBUSY or the errno of pipe2().
+ */
+int event_set_signal_mode(Event *e, EventSignalMode mode);
 
 /* Enables or disables any kind of source; a disabled source is not polled or fired. */
 int event_source_set_enabled(EventSource *s, bool enabled);
@@ -90,7 +110,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(EventSource *, event_source_free);
 
 /*
  * Cross-thread wake-up: event_wakeup() may be called from any thread (async-signal-safe);
- * the loop then calls cb once on its own thread, however many wakeups were coalesced.
+ * the loop then calls cb once on its own thread, however many wakeups were coalesced. The
+ * eventfd is created by the first event_set_wakeup_handler() (its errno is returned), so
+ * loops without one hold one descriptor less; event_wakeup() before that returns -EBADF.
  */
 int event_set_wakeup_handler(Event *e, event_wakeup_handler_t cb, void *userdata);
 int event_wakeup(Event *e);

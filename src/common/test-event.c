@@ -279,6 +279,128 @@ static void test_signal_delivery(void **state)
 	assert_int_equal(event_add_signal(f->e, NULL, 0, signal_cb, f), -EINVAL);
 }
 
+static unsigned count_fds(const char *target_prefix)
+{
+	char path[64], target[256];
+	unsigned n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t l;
+
+		(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		l = readlink(path, target, sizeof(target) - 1);
+		if (l < 0)
+			continue;
+		target[l] = 0;
+		if (!target_prefix || strncmp(target, target_prefix, strlen(target_prefix)) == 0)
+			n++;
+	}
+	return n;
+}
+
+static void *killer(void *arg)
+{
+	(void)arg;
+	usleep(100000);
+	assert_int_equal(kill(getpid(), SIGUSR1), 0);
+	return NULL;
+}
+
+static void test_signal_handler_mode(void **state)
+{
+	Fixture *f = *state;
+	struct sigaction sa;
+	EventSource *s, *s2, *other;
+	Event *e2 = NULL;
+	pthread_t t;
+	uint64_t t0;
+	sigset_t mask;
+
+	assert_int_equal(event_set_signal_mode(f->e, _EVENT_SIGNAL_MODE_MAX), -EINVAL);
+	assert_int_equal(event_set_signal_mode(f->e, EVENT_SIGNALS_HANDLER), 0);
+	assert_int_equal(event_set_signal_mode(f->e, EVENT_SIGNALS_HANDLER), 0);
+	/* the self-pipe is process-wide: a second Event cannot have one too */
+	assert_int_equal(event_new(&e2), 0);
+	assert_int_equal(event_set_signal_mode(e2, EVENT_SIGNALS_HANDLER), -EBUSY);
+	e2 = event_free(e2);
+
+	assert_int_equal(event_add_signal(f->e, &s, SIGUSR1, signal_cb, &f->tags[0]), 0);
+	assert_int_equal(event_add_signal(f->e, &s2, SIGUSR1, signal_cb, &f->tags[1]), 0);
+	assert_int_equal(event_add_signal(f->e, &other, SIGUSR2, signal_cb, &f->tags[2]), 0);
+	assert_int_equal(event_set_signal_mode(f->e, EVENT_SIGNALS_SIGNALFD), -EBUSY);
+	assert_int_equal(count_fds("anon_inode:[signalfd]"), 0);
+	/* a real handler is installed and the signal is deliverable (not blocked) */
+	assert_int_equal(sigaction(SIGUSR1, NULL, &sa), 0);
+	assert_true(sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, NULL, &mask), 0);
+	assert_false(sigismember(&mask, SIGUSR1));
+
+	assert_int_equal(event_run(f->e, 0), 0);
+	assert_int_equal(raise(SIGUSR1), 0); /* handled at once; the byte waits in the pipe */
+	assert_int_equal(event_run(f->e, USEC_PER_SEC), 1);
+	assert_int_equal(f->calls[0], 1);
+	assert_int_equal(f->calls[1], 1);
+	assert_int_equal(f->calls[2], 0);
+
+	/* a signal arriving during the wait ends it at once and is dispatched in that run */
+	t0 = now();
+	assert_int_equal(pthread_create(&t, NULL, killer, f), 0);
+	assert_int_equal(event_run(f->e, 5 * USEC_PER_SEC), 1);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(now() - t0 < 4 * USEC_PER_SEC);
+	assert_int_equal(f->calls[0], 2);
+
+	/* two signals before the loop runs: both are seen, in order */
+	event_source_free(s2);
+	assert_int_equal(raise(SIGUSR1), 0);
+	assert_int_equal(raise(SIGUSR1), 0);
+	assert_int_equal(event_run(f->e, USEC_PER_SEC), 1);
+	assert_int_equal(f->calls[0], 4);
+	assert_int_equal(f->calls[1], 2);
+
+	/* the last watcher gone, the default disposition is back; the other signal keeps its */
+	event_source_free(s);
+	assert_int_equal(sigaction(SIGUSR1, NULL, &sa), 0);
+	assert_true(sa.sa_handler == SIG_DFL);
+	assert_int_equal(sigaction(SIGUSR2, NULL, &sa), 0);
+	assert_true(sa.sa_handler != SIG_DFL);
+	event_source_free(other);
+	assert_int_equal(sigaction(SIGUSR2, NULL, &sa), 0);
+	assert_true(sa.sa_handler == SIG_DFL);
+
+	/* back to signalfd mode releases the self-pipe for another Event */
+	assert_int_equal(event_set_signal_mode(f->e, EVENT_SIGNALS_SIGNALFD), 0);
+	assert_int_equal(event_new(&e2), 0);
+	assert_int_equal(event_set_signal_mode(e2, EVENT_SIGNALS_HANDLER), 0);
+	assert_int_equal(event_add_signal(e2, NULL, SIGUSR2, signal_cb, &f->tags[3]), 0);
+	/* freeing the Event restores the disposition of signals it still watched */
+	e2 = event_free(e2);
+	assert_int_equal(sigaction(SIGUSR2, NULL, &sa), 0);
+	assert_true(sa.sa_handler == SIG_DFL);
+}
+
+/* The eventfd exists only for loops that asked for wakeups. */
+static void test_wakeup_fd_lazy(void **state)
+{
+	Fixture *f = *state;
+	unsigned before = count_fds(NULL);
+	Event *e = NULL;
+
+	(void)f;
+	assert_int_equal(event_new(&e), 0);
+	assert_int_equal(count_fds(NULL), before);
+	assert_int_equal(event_wakeup(e), -EBADF);
+	assert_int_equal(event_set_wakeup_handler(e, NULL, NULL), 0);
+	assert_int_equal(count_fds(NULL), before + 1);
+	assert_int_equal(event_set_wakeup_handler(e, NULL, NULL), 0);
+	assert_int_equal(count_fds(NULL), before + 1);
+	assert_int_equal(event_wakeup(e), 0);
+	/* no callback: the wakeup is consumed without counting as a dispatch */
+	assert_int_equal(event_run(e, 0), 0);
+	e = event_free(e);
+	assert_int_equal(count_fds(NULL), before);
+}
+
 static int wakeup_cb(Event *e, void *userdata)
 {
 	Fixture *f = userdata;
@@ -416,6 +538,7 @@ int main(void)
 		T(test_callback_frees_sources), T(test_signal_delivery),
 		T(test_wakeup_from_thread),	T(test_idle_loop_blocks),
 		T(test_no_recursion),		T(test_watchdog),
+		T(test_signal_handler_mode),	T(test_wakeup_fd_lazy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

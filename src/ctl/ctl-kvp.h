@@ -29,6 +29,9 @@ typedef struct CtlOptions {
 	const char *vss_sys_root;	   /* sysfs and /dev below this directory; "": not at all */
 	char **vss_include, **vss_exclude; /* --include/--exclude globs, owned */
 	const char *vss_run_dir;	   /* vss status: NULL for VSS_RUN_DIR */
+	/* devices (ctl-devices.h) */
+	bool verbose;	       /* -v: details per device */
+	const char *sysfs_dir; /* --sysfs-dir: read DIR/bus/vmbus instead of libudev; NULL */
 } CtlOptions;
 
 /* A verb: args holds exactly the positional arguments the verb table allows. */

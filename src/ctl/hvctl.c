@@ -13,8 +13,10 @@
 #include "common/event.h"
 #include "common/log.h"
 #include "config.h"
+#include "ctl/ctl-devices.h"
 #include "ctl/ctl-kvp.h"
 #include "ctl/ctl-pool.h"
+#include "ctl/ctl-time.h"
 #include "ctl/ctl-vss.h"
 
 /* Longest --lock-timeout accepted: an hour, in ms. */
@@ -22,7 +24,7 @@
 
 typedef struct Verb {
 	const char *group;
-	const char *name;
+	const char *name; /* NULL: a one-word command ("hvctl devices") */
 	unsigned n_args; /* exact number of positional arguments after the verb */
 	ctl_verb_t run;
 } Verb;
@@ -31,7 +33,7 @@ static const Verb verbs[] = {
 	{ "kvp", "list", 0, ctl_kvp_list },	{ "kvp", "get", 1, ctl_kvp_get },
 	{ "kvp", "set", 2, ctl_kvp_set },	{ "kvp", "delete", 1, ctl_kvp_delete },
 	{ "kvp", "watch", 0, ctl_kvp_watch },	{ "vss", "plan", 0, ctl_vss_plan },
-	{ "vss", "status", 0, ctl_vss_status },
+	{ "devices", NULL, 0, ctl_devices },	{ "vss", "status", 0, ctl_vss_status }, { "time", "status", 0, ctl_time_status },
 };
 
 static void help(void)
@@ -39,13 +41,15 @@ static void help(void)
 	printf("Usage: hvctl [OPTIONS] COMMAND [ARGS]\n"
 	       "Administration of the Hyper-V guest services.\n\n"
 	       "Commands:\n"
+	       "  devices               the VMBus devices: class, instance, channel, driver\n"
 	       "  kvp list              list the records of a KVP pool (default: pool 1)\n"
 	       "  kvp get KEY           print the value of KEY\n"
 	       "  kvp set KEY VALUE     set KEY in the guest pool (pool 1)\n"
 	       "  kvp delete KEY        delete KEY from the guest pool (pool 1)\n"
 	       "  kvp watch             print changes of a pool as they happen\n"
 	       "  vss plan              what a backup freezes, in which order, and why\n"
-	       "  vss status            how the last backup went\n\n"
+	       "  vss status            how the last backup went\n"
+	       "  time status           the time sync daemon's offset, mode and events\n\n"
 	       "Options:\n"
 	       "  -p, --pool=N          pool 0-4 (default 1)\n"
 	       "  -j, --json            JSON output\n"
@@ -60,8 +64,10 @@ static void help(void)
 	       "                        with a '/' it matches mount points, else types\n"
 	       "      --sys-root=DIR    vss plan: look up sysfs and /dev below DIR (empty: "
 	       "do not)\n"
-	       "      --run-dir=DIR     vss status: the daemon's run directory (default "
-	       "/run/hvguest)\n"
+	       "      --run-dir=DIR     vss status, time status: the daemons' run directory\n"
+	       "                        (default /run/hvguest)\n"
+	       "  -v, --verbose         devices: every detail of each device\n"
+	       "      --sysfs-dir=DIR   devices: read DIR/bus/vmbus instead of udev (tests)\n"
 	       "  -h, --help            show this help\n"
 	       "      --version         show the version\n\n"
 	       "Use -- before a KEY or VALUE that starts with '-'.\n"
@@ -80,6 +86,7 @@ enum {
 	ARG_EXCLUDE,
 	ARG_SYS_ROOT,
 	ARG_RUN_DIR,
+	ARG_SYSFS_DIR,
 };
 
 /* Parses a decimal number in [0, max]; -EINVAL otherwise. */
@@ -114,13 +121,15 @@ static int parse_argv(int argc, char *argv[], CtlOptions *o)
 		{ "exclude", required_argument, NULL, ARG_EXCLUDE },
 		{ "sys-root", required_argument, NULL, ARG_SYS_ROOT },
 		{ "run-dir", required_argument, NULL, ARG_RUN_DIR },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "sysfs-dir", required_argument, NULL, ARG_SYSFS_DIR },
 		{}
 	};
 	unsigned long v;
 	int c;
 
 	/* Options may follow the command (hvctl kvp list --json); getopt permutes. */
-	while ((c = getopt_long(argc, argv, "p:jh", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "p:jhv", options, NULL)) >= 0) {
 		switch (c) {
 		case 'p':
 			if (parse_number(optarg, _KVP_POOL_MAX - 1, &v) < 0) {
@@ -132,6 +141,16 @@ static int parse_argv(int argc, char *argv[], CtlOptions *o)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case ARG_SYSFS_DIR:
+			if (optarg[0] == '\0') {
+				log_error("Empty --sysfs-dir.");
+				return -EINVAL;
+			}
+			o->sysfs_dir = optarg;
 			break;
 		case ARG_STATE_DIR:
 			if (optarg[0] == '\0') {
@@ -199,7 +218,7 @@ static void group_commands(const char *group, char *buf, size_t size)
 	for (size_t i = 0; i < ELEMENTSOF(verbs) && len < size; i++) {
 		int k;
 
-		if (strcmp(verbs[i].group, group) != 0)
+		if (strcmp(verbs[i].group, group) != 0 || !verbs[i].name)
 			continue;
 		k = snprintf(buf + len, size - len, "%s%s", len ? ", " : "", verbs[i].name);
 		if (k < 0)
@@ -234,6 +253,14 @@ int main(int argc, char *argv[])
 
 		if (strcmp(argv[optind], vb->group) != 0)
 			continue;
+		if (!vb->name) {
+			if ((unsigned)(n - 1) != vb->n_args) {
+				log_error("'%s' takes %u argument(s), %d given.", vb->group,
+					  vb->n_args, n - 1);
+				goto usage;
+			}
+			return vb->run(&o, argv + optind + 1);
+		}
 		if (n < 2) {
 			char names[128];
 
