@@ -25,7 +25,7 @@
 typedef struct Verb {
 	const char *group;
 	const char *name; /* NULL: a one-word command ("hvctl devices") */
-	unsigned n_args; /* exact number of positional arguments after the verb */
+	unsigned n_args;  /* exact number of positional arguments after the verb */
 	ctl_verb_t run;
 } Verb;
 
@@ -33,7 +33,8 @@ static const Verb verbs[] = {
 	{ "kvp", "list", 0, ctl_kvp_list },	{ "kvp", "get", 1, ctl_kvp_get },
 	{ "kvp", "set", 2, ctl_kvp_set },	{ "kvp", "delete", 1, ctl_kvp_delete },
 	{ "kvp", "watch", 0, ctl_kvp_watch },	{ "vss", "plan", 0, ctl_vss_plan },
-	{ "devices", NULL, 0, ctl_devices },	{ "vss", "status", 0, ctl_vss_status }, { "time", "status", 0, ctl_time_status },
+	{ "vss", "status", 0, ctl_vss_status }, { "time", "status", 0, ctl_time_status },
+	{ "devices", NULL, 0, ctl_devices },
 };
 
 static void help(void)
