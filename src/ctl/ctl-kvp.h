@@ -22,6 +22,7 @@ typedef struct CtlOptions {
 	const char *state_dir;
 	KvpPoolId pool; /* KVP_POOL_GUEST unless --pool was given */
 	bool json;
+	bool prometheus; /* status: Prometheus text format (--prometheus) */
 	uint64_t lock_timeout_usec;
 	/* vss plan (ctl-vss.h): NULL for the defaults */
 	const char *vss_mountinfo;	   /* mount table file instead of /proc/self/mountinfo */

@@ -16,6 +16,7 @@
 #include "ctl/ctl-devices.h"
 #include "ctl/ctl-kvp.h"
 #include "ctl/ctl-pool.h"
+#include "ctl/ctl-status.h"
 #include "ctl/ctl-time.h"
 #include "ctl/ctl-vss.h"
 
@@ -34,7 +35,7 @@ static const Verb verbs[] = {
 	{ "kvp", "set", 2, ctl_kvp_set },	{ "kvp", "delete", 1, ctl_kvp_delete },
 	{ "kvp", "watch", 0, ctl_kvp_watch },	{ "vss", "plan", 0, ctl_vss_plan },
 	{ "vss", "status", 0, ctl_vss_status }, { "time", "status", 0, ctl_time_status },
-	{ "devices", NULL, 0, ctl_devices },
+	{ "devices", NULL, 0, ctl_devices },	{ "status", NULL, 0, ctl_status },
 };
 
 static void help(void)
@@ -43,6 +44,7 @@ static void help(void)
 	       "Administration of the Hyper-V guest services.\n\n"
 	       "Commands:\n"
 	       "  devices               the VMBus devices: class, instance, channel, driver\n"
+	       "  status                each daemon: running or not, last request, backup, copy\n"
 	       "  kvp list              list the records of a KVP pool (default: pool 1)\n"
 	       "  kvp get KEY           print the value of KEY\n"
 	       "  kvp set KEY VALUE     set KEY in the guest pool (pool 1)\n"
@@ -54,6 +56,7 @@ static void help(void)
 	       "Options:\n"
 	       "  -p, --pool=N          pool 0-4 (default 1)\n"
 	       "  -j, --json            JSON output\n"
+	       "      --prometheus      status: Prometheus text format (node_exporter textfile)\n"
 	       "      --state-dir=DIR   pool directory (default %s)\n"
 	       "      --lock-timeout=MS longest wait for another program's lock (default %llu)\n"
 	       "      --mountinfo=FILE  vss plan: mount table to plan (default "
@@ -65,8 +68,8 @@ static void help(void)
 	       "                        with a '/' it matches mount points, else types\n"
 	       "      --sys-root=DIR    vss plan: look up sysfs and /dev below DIR (empty: "
 	       "do not)\n"
-	       "      --run-dir=DIR     vss status, time status: the daemons' run directory\n"
-	       "                        (default /run/hvguest)\n"
+	       "      --run-dir=DIR     status, vss status, time status: the daemons' run\n"
+	       "                        directory (default /run/hvguest)\n"
 	       "  -v, --verbose         devices: every detail of each device\n"
 	       "      --sysfs-dir=DIR   devices: read DIR/bus/vmbus instead of udev (tests)\n"
 	       "  -h, --help            show this help\n"
@@ -88,6 +91,7 @@ enum {
 	ARG_SYS_ROOT,
 	ARG_RUN_DIR,
 	ARG_SYSFS_DIR,
+	ARG_PROMETHEUS,
 };
 
 /* Parses a decimal number in [0, max]; -EINVAL otherwise. */
@@ -124,6 +128,7 @@ static int parse_argv(int argc, char *argv[], CtlOptions *o)
 		{ "run-dir", required_argument, NULL, ARG_RUN_DIR },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "sysfs-dir", required_argument, NULL, ARG_SYSFS_DIR },
+		{ "prometheus", no_argument, NULL, ARG_PROMETHEUS },
 		{}
 	};
 	unsigned long v;
@@ -142,6 +147,9 @@ static int parse_argv(int argc, char *argv[], CtlOptions *o)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case ARG_PROMETHEUS:
+			o->prometheus = true;
 			break;
 		case 'v':
 			o->verbose = true;

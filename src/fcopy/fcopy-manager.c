@@ -16,9 +16,11 @@
 #include "common/hv-status.h"
 #include "common/icmsg.h"
 #include "common/log.h"
+#include "common/message-id.h"
 #include "common/notify.h"
 #include "fcopy/fcopy-manager.h"
 #include "fcopy/fcopy-msg.h"
+#include "fcopy/fcopy-status.h"
 #include "fcopy/fcopy-transfer.h"
 
 /* The kernel answers the handshake at once; 5 s is generous even on a loaded guest. */
@@ -49,7 +51,8 @@ struct Manager {
 	EventSource *io, *reconnect_timer, *kick_timer;
 	HvChannel *channel;
 	uint64_t reconnect_delay_usec;
-	int run_fd; /* settings->run_dir, -EBADF when unusable (no crash cleanup then) */
+	int run_fd;	     /* settings->run_dir, -EBADF when unusable (no crash cleanup then) */
+	FcopyStatus *status; /* RUN/fcopy-status for hvctl status; NULL without run_fd */
 
 	/* The transfer in progress (at most one: the host sends one file at a time). */
 	FcopyTransfer *transfer;
@@ -188,7 +191,9 @@ static void transfer_end(Manager *m, int r, uint32_t status, const char *reason)
 	(void)snprintf(f_size, sizeof(f_size), "HV_FCOPY_SIZE=%" PRIu64, m->received);
 	(void)snprintf(f_usec, sizeof(f_usec), "HV_FCOPY_DURATION_USEC=%" PRIu64, usec);
 	(void)snprintf(f_status, sizeof(f_status), "HV_STATUS=0x%08" PRIx32, status);
-	fields = LOG_FIELDS("HV_OP=fcopy", f_dest, f_size, f_usec, f_status);
+	fields = LOG_FIELDS("HV_OP=fcopy", f_dest, f_size, f_usec, f_status,
+			    reason || r < 0 ? HV_MESSAGE_ID_FILE_COPY_FAILED
+					    : HV_MESSAGE_ID_FILE_RECEIVED);
 
 	if (reason)
 		log_fields_errno(LOG_INFO, 0, fields, "File copy to %s ended: %s.", m->dest,
@@ -203,6 +208,13 @@ static void transfer_end(Manager *m, int r, uint32_t status, const char *reason)
 			    reason  ? reason
 			    : r < 0 ? hv_status_to_string(status)
 				    : "ok");
+	/* Abandoned (reason given: host cancel, new START, channel lost, stop) is "cancelled". */
+	r = fcopy_status_note_transfer(m->status, m->dest, m->received,
+				       reason  ? FCOPY_RESULT_CANCELLED
+				       : r < 0 ? FCOPY_RESULT_FAILED
+					       : FCOPY_RESULT_OK);
+	if (r < 0)
+		log_debug("Could not update '%s', ignoring: %s", FCOPY_STATUS_FILE, strerror(-r));
 	m->transfer = fcopy_transfer_free(m->transfer);
 	inflight_clear(m);
 }
@@ -560,6 +572,13 @@ int manager_start(Manager *m)
 	else
 		m->run_fd = r;
 	inflight_cleanup_stale(m);
+	if (m->run_fd >= 0) {
+		r = fcopy_status_new(m->run_fd, m->label,
+				     m->framing == &ic_framing ? "uio" : "chardev", &m->status);
+		if (r < 0)
+			log_warning_errno(r, "Could not write '%s/%s', ignoring: %m", run_dir,
+					  FCOPY_STATUS_FILE);
+	}
 
 	r = connect_channel(m);
 	if (r == -EBUSY)
@@ -599,6 +618,7 @@ Manager *manager_free(Manager *m)
 	event_source_free(m->reconnect_timer);
 	event_source_free(m->kick_timer);
 	event_free(m->event);
+	fcopy_status_free(m->status);
 	safe_close(m->run_fd);
 	free(m->label);
 	free(m);

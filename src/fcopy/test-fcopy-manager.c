@@ -26,11 +26,13 @@
 #include <cmocka.h>
 
 #include "common/event.h"
+#include "common/fileio.h"
 #include "common/hv-status.h"
 #include "common/icmsg.h"
 #include "common/log.h"
 #include "fcopy/fcopy-manager.h"
 #include "fcopy/fcopy-msg.h"
+#include "fcopy/fcopy-status.h"
 #include "fcopy/fcopy-transfer.h"
 
 #define MSG_MAX (ICMSG_HDR + FCOPY_WRITE_SIZE)
@@ -93,7 +95,9 @@ static int count_entries(const char *dir)
 
 	assert_non_null(d);
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+		/* The status file for hvctl is there as long as the manager runs. */
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    strcmp(de->d_name, FCOPY_STATUS_FILE) != 0)
 			n++;
 	closedir(d);
 	return n;
@@ -365,6 +369,15 @@ static void test_copy(void **state)
 	assert_file(path, data, sizeof(data), 0644);
 	assert_int_equal(count_entries(f->dest), 1);
 	assert_int_equal(count_entries(f->run), 0);
+	{
+		_cleanup_free_ char *st = NULL;
+		size_t st_size;
+
+		join(path, sizeof(path), f->run, FCOPY_STATUS_FILE);
+		assert_int_equal(read_full_file_at(AT_FDCWD, path, 65536, &st, &st_size), 0);
+		assert_non_null(strstr(st, "transfers_ok=1\ntransfers_failed=0\n"));
+		assert_non_null(strstr(st, "last_result=ok\n"));
+	}
 
 	/* An empty file, into a trailing-slash path. */
 	join(path, sizeof(path), f->dest, "");

@@ -16,6 +16,7 @@
 #include "common/fileio.h"
 #include "common/hv-status.h"
 #include "common/log.h"
+#include "common/message-id.h"
 #include "common/notify.h"
 #include "kvp/kvp-auto.h"
 #include "kvp/kvp-fqdn.h"
@@ -27,6 +28,7 @@
 #include "kvp/kvp-netsrc.h"
 #include "kvp/kvp-nicinfo.h"
 #include "kvp/kvp-persist.h"
+#include "kvp/kvp-status.h"
 #include "kvp/kvp-store.h"
 #include "common/worker.h"
 
@@ -57,6 +59,7 @@ struct Manager {
 	Worker *worker;	    /* GET_IP_INFO / SET_IP_INFO run here, off the event loop */
 	KvpNetSrc *netsrc;  /* DNS servers and DHCP state per link */
 	KvpIpSet *ipset;    /* host-injected IP configuration */
+	KvpStatus *status;  /* RUN/kvp-status for hvctl status; NULL without a run directory */
 	bool persist_stuck; /* the writer did not stop in time: leave store and thread alone */
 	uint64_t reconnect_delay_usec;
 	uint64_t fqdn_refreshed_usec; /* CLOCK_MONOTONIC of the last refresh request */
@@ -342,12 +345,15 @@ static int log_ip_request(Manager *m, const KvpRequest *req, int r, uint32_t sta
 					kvp_netsrc_source_to_string(m->ip_report.dhcp));
 	}
 	if (r < 0)
-		return log_fields_errno(LOG_WARNING, r, LOG_FIELDS(f_op, f_status),
-					"Host IP configuration for adapter %s not applied, "
-					"answering %s: %s",
-					m->ip_req.adapter_id, hv_status_to_string(status),
-					strna(kvp_ipset_last_error(m->ipset)));
-	return log_fields_errno(LOG_INFO, 0, LOG_FIELDS(f_op, f_status),
+		return log_fields_errno(
+			LOG_WARNING, r,
+			LOG_FIELDS(f_op, f_status, HV_MESSAGE_ID_KVP_IP_INJECT_FAILED),
+			"Host IP configuration for adapter %s not applied, "
+			"answering %s: %s",
+			m->ip_req.adapter_id, hv_status_to_string(status),
+			strna(kvp_ipset_last_error(m->ipset)));
+	return log_fields_errno(LOG_INFO, 0,
+				LOG_FIELDS(f_op, f_status, HV_MESSAGE_ID_KVP_IP_INJECTED),
 				"Applied the host's IP configuration for adapter %s: addresses "
 				"'%s', gateways '%s', DNS '%s', DHCP %s.",
 				m->ip_req.adapter_id, m->ip_req.ip_addr, m->ip_req.gate_way,
@@ -384,6 +390,7 @@ static int on_worker_done(Event *e, void *userdata)
 		kvp_msg_build_status(m->out, status);
 	}
 	(void)log_ip_request(m, req, r, status);
+	kvp_status_note_request(m->status, true, req->raw_op, req->raw_pool, status);
 
 	r = event_source_set_enabled(m->io, true);
 	if (r < 0)
@@ -404,10 +411,12 @@ static int send_reply(Manager *m, const KvpRequest *req, int r)
 static int handle_message(Manager *m, size_t len)
 {
 	KvpRequest *req = &m->req;
+	bool decoded;
 	int r;
 
 	m->n_requests++;
 	r = kvp_msg_decode(m->in, len, req);
+	decoded = r >= 0;
 	if (r >= 0 && (req->op == KVP_OP_GET_IP_INFO || req->op == KVP_OP_SET_IP_INFO)) {
 		r = start_ip_request(m, req, len);
 		if (r > 0)
@@ -415,6 +424,8 @@ static int handle_message(Manager *m, size_t len)
 	} else if (r >= 0) {
 		r = dispatch(m, req);
 	}
+	kvp_status_note_request(m->status, decoded, req->raw_op, req->raw_pool,
+				hv_status_from_errno(r));
 	return send_reply(m, req, r);
 }
 
@@ -445,6 +456,31 @@ static int on_signal(EventSource *s, const struct signalfd_siginfo *si, void *us
 	log_debug("Received signal %u, stopping.", si->ssi_signo);
 	(void)notify_stopping();
 	return event_exit(m->event, 0);
+}
+
+/*
+ * RUN/kvp-status, in systemd's RuntimeDirectory= (the first of $RUNTIME_DIRECTORY) or in
+ * /run/hvguest when some other hvguest daemon created it. Optional: without it only
+ * "hvctl status" lacks the KVP line.
+ */
+static void open_status(Manager *m)
+{
+	const char *env = getenv("RUNTIME_DIRECTORY");
+	char dir[PATH_MAX];
+	int fd, r;
+
+	if (env && env[0] != '\0')
+		(void)snprintf(dir, sizeof(dir), "%.*s", (int)strcspn(env, ":"), env);
+	else
+		(void)snprintf(dir, sizeof(dir), "%s", KVP_RUN_DIR);
+	fd = open_dir(dir);
+	if (fd < 0) {
+		log_debug("No run directory '%s', no status file: %s", dir, strerror(-fd));
+		return;
+	}
+	r = kvp_status_new(m->event, fd, m->settings->device, &m->status);
+	if (r < 0)
+		log_warning_errno(r, "Could not write '%s/%s', ignoring: %m", dir, KVP_STATUS_FILE);
 }
 
 static int open_state(Manager *m)
@@ -607,6 +643,8 @@ int manager_new(const KvpSettings *settings, Manager **ret)
 	if (r < 0)
 		return log_error_errno(r, "Could not set up event sources: %m");
 
+	open_status(m);
+
 	*ret = TAKE_PTR(m);
 	return 0;
 }
@@ -680,6 +718,7 @@ Manager *manager_free(Manager *m)
 	channel_free(m->channel);
 	event_source_free(m->io);
 	event_source_free(m->reconnect_timer);
+	kvp_status_free(m->status);
 	kvp_fqdn_free(m->fqdn);
 	if (m->fqdn_sem_init)
 		sem_destroy(&m->fqdn_first);

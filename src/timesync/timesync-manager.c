@@ -20,6 +20,7 @@
 
 #include "common/event.h"
 #include "common/log.h"
+#include "common/message-id.h"
 #include "common/notify.h"
 #include "timesync/source-phc.h"
 #include "timesync/timesync-coexist.h"
@@ -367,7 +368,7 @@ static void decide_mode(Manager *m)
 		m->monitor = true;
 		(void)snprintf(m->reason, sizeof(m->reason), "%s is active", m->competitor);
 		log_fields_errno(
-			LOG_NOTICE, 0, LOG_FIELDS("HV_OP=timesync"),
+			LOG_NOTICE, 0, LOG_FIELDS("HV_OP=timesync", HV_MESSAGE_ID_TIMESYNC_MONITOR),
 			"%s is running and adjusts the system clock; two services adjusting "
 			"one clock fight each other, so this daemon only monitors it "
 			"(mode=auto; set mode=discipline to override).",
@@ -512,8 +513,12 @@ void manager_get_state(const Manager *m, TimesyncManagerState *ret)
 	};
 }
 
-/* A journald line with HV_OP=timesync and HV_OFFSET_NS=; event becomes "last_event". */
-_printf_(4, 5) static void log_event(Manager *m, int level, const char *event, const char *fmt, ...)
+/*
+ * A journald line with HV_OP=timesync and HV_OFFSET_NS=; event becomes "last_event".
+ * message_id is an HV_MESSAGE_ID_* or NULL (then it also ends the field list).
+ */
+_printf_(5, 6) static void log_event(Manager *m, int level, const char *event,
+				     const char *message_id, const char *fmt, ...)
 {
 	char f_offset[48], msg[256];
 	va_list ap;
@@ -524,7 +529,7 @@ _printf_(4, 5) static void log_event(Manager *m, int level, const char *event, c
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_fields_errno(level, 0, LOG_FIELDS("HV_OP=timesync", f_offset), "%s", msg);
+	log_fields_errno(level, 0, LOG_FIELDS("HV_OP=timesync", f_offset, message_id), "%s", msg);
 }
 
 /* Journald lines for what changed in this poll. */
@@ -536,27 +541,28 @@ static void report_events(Manager *m)
 		/* the loop stepped by −offset (offset = system minus reference) */
 		m->last_step_ns = -llround(st->offset_ns);
 		if (!m->monitor)
-			log_event(m, LOG_INFO, "step", "Stepped the system clock by %+.1f µs.",
+			log_event(m, LOG_INFO, "step", HV_MESSAGE_ID_CLOCK_STEPPED,
+				  "Stepped the system clock by %+.1f µs.",
 				  (double)m->last_step_ns / 1e3);
 	}
 	if (st->n_external_steps > m->prev.n_external_steps)
-		log_event(m, LOG_NOTICE, "external step",
+		log_event(m, LOG_NOTICE, "external step", NULL,
 			  "The system clock was stepped by someone else (the kernel's host time "
 			  "sync after a resume, or an administrator); offset now %+.1f µs.",
 			  m->offset_ns / 1e3);
 	if (st->n_events > m->prev.n_events)
-		log_event(m, LOG_NOTICE, "pause/migration event",
+		log_event(m, LOG_NOTICE, "pause/migration event", NULL,
 			  "Time discontinuity (VM pause, live migration or host time change): "
 			  "re-acquiring; offset %+.1f µs.",
 			  m->offset_ns / 1e3);
 	if (st->stale && !m->prev.stale)
-		log_event(m, LOG_WARNING, "hold-over start",
+		log_event(m, LOG_WARNING, "hold-over start", NULL,
 			  "The host has not updated the PTP clock for 600 s; holding the frequency "
 			  "(%.3f ppb) until it does.",
 			  st->frequency_ppb);
 	else if (!st->stale && m->prev.stale)
 		log_event(
-			m, LOG_NOTICE, "hold-over end",
+			m, LOG_NOTICE, "hold-over end", NULL,
 			"The host updates the PTP clock again; hold-over ended (offset %+.1f µs).",
 			m->offset_ns / 1e3);
 	m->prev = *st;

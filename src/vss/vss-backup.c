@@ -13,6 +13,7 @@
 #include "common/event.h"
 #include "common/fileio.h"
 #include "common/log.h"
+#include "common/message-id.h"
 #include "vss/vss-backup.h"
 #include "vss/vss-guardian.h"
 #include "vss/vss-hooks.h"
@@ -178,7 +179,9 @@ static void record(VssBackup *b, const char *result, int error)
 	snprintf(f_hooks, sizeof(f_hooks), "HV_HOOKS=%s", hooks ? hooks : "");
 	log_fields_errno(
 		error ? LOG_WARNING : LOG_INFO, error,
-		LOG_FIELDS("HV_OP=BACKUP", f_id, f_res, f_n, f_blocked, f_hooks),
+		LOG_FIELDS("HV_OP=BACKUP", f_id, f_res, f_n, f_blocked, f_hooks,
+			   !error && strcmp(result, "ok") == 0 ? HV_MESSAGE_ID_VSS_BACKUP_DONE
+							       : HV_MESSAGE_ID_VSS_BACKUP_FAILED),
 		"Backup %s: %s; %u of %zu filesystem(s) frozen, writers blocked %.1f ms%s%s.",
 		b->id, result, frozen, b->n_targets, (double)blocked / 1000.0,
 		hooks && hooks[0] ? "; hooks: " : "", hooks ? hooks : "");
