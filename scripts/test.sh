@@ -77,7 +77,8 @@ if ninja -C build-fuzz >/dev/null; then
     corpus=$(mktemp -d)
     seeds="$top/fuzz/corpus/$name"
     [ -d "$seeds" ] && cp -r "$seeds/." "$corpus/"
-    if "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+    # UBSan only prints and carries on unless told to stop: a parser overflow must fail.
+    if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
          -print_final_stats=1 "$corpus" >"build-fuzz/$name.log" 2>&1; then
       echo "fuzz $name: ok ($(grep -m1 -oE 'stat::number_of_executed_units: *[0-9]+' "build-fuzz/$name.log" | grep -oE '[0-9]+$') runs)"
       passed=$((passed + 1))

@@ -33,6 +33,8 @@ typedef struct CtlOptions {
 	/* devices (ctl-devices.h) */
 	bool verbose;	       /* -v: details per device */
 	const char *sysfs_dir; /* --sysfs-dir: read DIR/bus/vmbus instead of libudev; NULL */
+	/* status (ctl-status.h) */
+	const char *proc_dir; /* --proc-dir (tests): find daemons in DIR/PID/comm; NULL: /proc */
 } CtlOptions;
 
 /* A verb: args holds exactly the positional arguments the verb table allows. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -27,6 +28,17 @@ static const char *const daemon_names[_CTL_DAEMON_MAX] = {
 	[CTL_DAEMON_FCOPY] = "fcopy",
 	[CTL_DAEMON_TIMESYNC] = "timesync",
 };
+
+/* Program names, also what /proc/PID/comm holds (cut to CTL_COMM_MAX bytes). */
+static const char *const programs[_CTL_DAEMON_MAX] = {
+	[CTL_DAEMON_KVP] = "hv_kvp_daemon",
+	[CTL_DAEMON_VSS] = "hv_vss_daemon",
+	[CTL_DAEMON_FCOPY] = "hv_fcopy_daemon",
+	[CTL_DAEMON_TIMESYNC] = "hv_timesync_daemon",
+};
+
+/* The kernel keeps TASK_COMM_LEN - 1 = 15 bytes of a program name in comm. */
+#define CTL_COMM_MAX 15
 
 static const char *const state_names[_CTL_STATE_MAX] = {
 	[CTL_STATE_RUNNING] = "running",
@@ -229,7 +241,88 @@ static void read_timesync(int dirfd, uint64_t now, CtlStatusReport *r)
 			: CTL_STATE_RUNNING;
 }
 
-int ctl_status_read(int dirfd, uint64_t now, CtlStatusReport *ret)
+/* "123" -> 123; false for anything that is not a positive pid. */
+static bool parse_pid(const char *s, pid_t *ret)
+{
+	unsigned long long x;
+	char *end;
+
+	if (!isdigit((unsigned char)s[0]))
+		return false;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || x == 0 || x > INT32_MAX)
+		return false;
+	*ret = (pid_t)x;
+	return true;
+}
+
+/*
+ * The lowest pid below proc_dir whose comm is program (cut to CTL_COMM_MAX bytes, as the
+ * kernel does): 1 with *ret_pid set, 0 when there is none, or a negative errno when proc_dir
+ * cannot be read. Processes that exit while we look are skipped.
+ */
+static int find_process(const char *proc_dir, const char *program, pid_t *ret_pid)
+{
+	size_t want_len = MIN(strlen(program), (size_t)CTL_COMM_MAX);
+	struct dirent *de;
+	pid_t best = 0;
+	DIR *d;
+
+	d = opendir(proc_dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *comm = NULL;
+		char path[sizeof(de->d_name) + 8];
+		size_t size;
+		pid_t pid;
+
+		if (!parse_pid(de->d_name, &pid) || (best > 0 && pid >= best))
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/comm", de->d_name);
+		if (read_full_file_at(dirfd(d), path, 64, &comm, &size) < 0)
+			continue;
+		if (size > 0 && comm[size - 1] == '\n')
+			comm[--size] = '\0';
+		if (size == want_len && memcmp(comm, program, want_len) == 0)
+			best = pid;
+	}
+	closedir(d);
+	if (best == 0)
+		return 0;
+	*ret_pid = best;
+	return 1;
+}
+
+/*
+ * For a daemon whose status file has no usable pid (no file, no pid= line, or timesync.json,
+ * which never has one): a process with the daemon's name means it runs. Stale files keep
+ * their verdict; when proc_dir cannot be read the files' verdict stands too.
+ */
+static void liveness_from_proc(const char *proc_dir, CtlStatusReport *r)
+{
+	for (CtlDaemon d = 0; d < _CTL_DAEMON_MAX; d++) {
+		pid_t pid;
+		int k;
+
+		if (r->pid[d] > 0 || r->state[d] == CTL_STATE_STALE)
+			continue;
+		k = find_process(proc_dir, programs[d], &pid);
+		if (k < 0) {
+			log_debug_errno(k, "Cannot look for %s in '%s': %m", programs[d], proc_dir);
+			continue;
+		}
+		if (k > 0) {
+			r->pid[d] = pid;
+			r->state[d] = CTL_STATE_RUNNING;
+		} else if (r->state[d] == CTL_STATE_UNKNOWN) {
+			r->state[d] = CTL_STATE_STOPPED;
+		}
+	}
+}
+
+int ctl_status_read(int dirfd, const char *proc_dir, uint64_t now, CtlStatusReport *ret)
 {
 	*ret = (CtlStatusReport){};
 	for (size_t d = 0; d < _CTL_DAEMON_MAX; d++)
@@ -238,6 +331,7 @@ int ctl_status_read(int dirfd, uint64_t now, CtlStatusReport *ret)
 	read_vss(dirfd, ret);
 	read_fcopy(dirfd, ret);
 	read_timesync(dirfd, now, ret);
+	liveness_from_proc(proc_dir ? proc_dir : "/proc", ret);
 	return 0;
 }
 
@@ -272,8 +366,9 @@ static int details_kvp(FILE *f, const CtlStatusReport *r, uint64_t now)
 		return -ENOMEM;
 	for (size_t i = 0; i < CTL_KVP_N_OPS; i++)
 		total += r->kvp.requests[i];
-	fprintf(f, "pid %ld, %s, %" PRIu64 " request%s", (long)r->pid[CTL_DAEMON_KVP], dev, total,
-		total == 1 ? "" : "s");
+	/* Found in /proc without a status file: no device to show. */
+	fprintf(f, "pid %ld, %s%s%" PRIu64 " request%s", (long)r->pid[CTL_DAEMON_KVP], dev,
+		dev[0] ? ", " : "", total, total == 1 ? "" : "s");
 	if (!r->kvp.has_last)
 		return 0;
 	for (size_t i = 0; i < sizeof(op); i++) {
@@ -322,8 +417,8 @@ static int details_fcopy(FILE *f, const CtlStatusReport *r, uint64_t now)
 
 	if (ctl_text_escape(r->fcopy.transport, &tr, NULL) < 0)
 		return -ENOMEM;
-	fprintf(f, "pid %ld, %s, %" PRIu64 " file%s", (long)r->pid[CTL_DAEMON_FCOPY], tr, total,
-		total == 1 ? "" : "s");
+	fprintf(f, "pid %ld, %s%s%" PRIu64 " file%s", (long)r->pid[CTL_DAEMON_FCOPY], tr,
+		tr[0] ? ", " : "", total, total == 1 ? "" : "s");
 	if (!r->fcopy.has_last)
 		return 0;
 	if (ctl_text_escape(r->fcopy.last_dest, &dest, NULL) < 0 ||
@@ -339,6 +434,11 @@ static void details_timesync(FILE *f, const CtlStatusReport *r)
 	const CtlTimeStatus *t = &r->timesync;
 	char off[64];
 
+	if (!r->has_timesync) {
+		/* Found in /proc before it wrote timesync.json. */
+		fprintf(f, "pid %ld, no status yet", (long)r->pid[CTL_DAEMON_TIMESYNC]);
+		return;
+	}
 	if (t->has_offset)
 		fprintf(f, "offset %s, ", ctl_time_format_ns(t->offset_ns, off, sizeof(off)));
 	else
@@ -349,13 +449,6 @@ static void details_timesync(FILE *f, const CtlStatusReport *r)
 
 int ctl_status_print_text(FILE *f, const CtlStatusReport *r, uint64_t now)
 {
-	static const char *const programs[_CTL_DAEMON_MAX] = {
-		[CTL_DAEMON_KVP] = "hv_kvp_daemon",
-		[CTL_DAEMON_VSS] = "hv_vss_daemon",
-		[CTL_DAEMON_FCOPY] = "hv_fcopy_daemon",
-		[CTL_DAEMON_TIMESYNC] = "hv_timesync_daemon",
-	};
-
 	for (CtlDaemon d = 0; d < _CTL_DAEMON_MAX; d++) {
 		CtlDaemonState s = r->state[d];
 		int k = 0;
@@ -550,8 +643,9 @@ int ctl_status_print_prometheus(FILE *f, const CtlStatusReport *r)
 	for (CtlDaemon d = 0; d < _CTL_DAEMON_MAX; d++)
 		up_known |= r->state[d] != CTL_STATE_UNKNOWN;
 	if (up_known) {
-		prom_family(f, "hvguest_daemon_up", "gauge",
-			    "Whether the daemon runs (1) or not (0), from its status file.");
+		prom_family(
+			f, "hvguest_daemon_up", "gauge",
+			"Whether the daemon runs (1) or not (0), from its status file or /proc.");
 		for (CtlDaemon d = 0; d < _CTL_DAEMON_MAX; d++)
 			if (r->state[d] != CTL_STATE_UNKNOWN)
 				fprintf(f, "hvguest_daemon_up{daemon=\"%s\"} %d\n", daemon_names[d],
@@ -632,7 +726,7 @@ CtlExit ctl_status(const CtlOptions *o, char *const *args)
 		log_oom();
 		return CTL_EXIT_IO;
 	}
-	r = ctl_status_read(fd, now, rep);
+	r = ctl_status_read(fd, o->proc_dir, now, rep);
 	if (r >= 0)
 		r = o->prometheus ? ctl_status_print_prometheus(stdout, rep)
 		    : o->json	  ? ctl_status_print_json(stdout, rep)

@@ -7,9 +7,12 @@
  *
  * A daemon is running when its file is present and its pid is alive (kvp, fcopy; also vss
  * once vss-status carries a pid) or, for timesync.json, which has no pid, when the file was
- * updated within CTL_TIME_STALE_USEC. Present but dead or old is "stale" (a crash), absent is
- * "stopped"; vss without a pid is "unknown". Reading is separate from printing so that the
- * three output formats are tested on a fixed report.
+ * updated within CTL_TIME_STALE_USEC. Present but dead or old is "stale" (a crash). When the
+ * file gives no usable pid (absent, no pid=, or timesync.json), /proc/PID/comm is searched
+ * for the program name (cut to 15 bytes by the kernel): found is "running" with that pid,
+ * otherwise "stopped" (or the file's verdict); "unknown" remains only when /proc cannot be
+ * read. Reading is separate from printing so that the three output formats are tested on a
+ * fixed report.
  */
 #pragma once
 
@@ -35,7 +38,7 @@ typedef enum CtlDaemonState {
 	CTL_STATE_RUNNING,
 	CTL_STATE_STOPPED, /* no status file */
 	CTL_STATE_STALE,   /* a status file whose process is gone (or too old) */
-	CTL_STATE_UNKNOWN, /* the file cannot tell (vss-status without pid) */
+	CTL_STATE_UNKNOWN, /* neither the file nor /proc can tell (vss-status without pid) */
 	_CTL_STATE_MAX,
 	_CTL_STATE_INVALID = -EINVAL,
 } CtlDaemonState;
@@ -91,9 +94,11 @@ const char *ctl_daemon_state_to_string(CtlDaemonState s);
 /*
  * Reads the status files below the directory dirfd into *ret; now_usec is CLOCK_REALTIME
  * (timesync freshness). Unreadable or malformed files count as absent. Liveness of a pid is
- * kill(pid, 0) (EPERM counts as alive). Returns 0, or -ENOMEM.
+ * kill(pid, 0) (EPERM counts as alive); without a usable pid the daemon is looked up by name
+ * in proc_dir/PID/comm (proc_dir NULL: "/proc"; tests pass a fake tree). Returns 0, or
+ * -ENOMEM.
  */
-int ctl_status_read(int dirfd, uint64_t now_usec, CtlStatusReport *ret);
+int ctl_status_read(int dirfd, const char *proc_dir, uint64_t now_usec, CtlStatusReport *ret);
 
 /*
  * One line per daemon: name, state, details with ages relative to now_usec (CLOCK_REALTIME

@@ -72,6 +72,7 @@ static void help(void)
 	       "                        directory (default /run/hvguest)\n"
 	       "  -v, --verbose         devices: every detail of each device\n"
 	       "      --sysfs-dir=DIR   devices: read DIR/bus/vmbus instead of udev (tests)\n"
+	       "      --proc-dir=DIR    status: look for daemons in DIR instead of /proc (tests)\n"
 	       "  -h, --help            show this help\n"
 	       "      --version         show the version\n\n"
 	       "Use -- before a KEY or VALUE that starts with '-'.\n"
@@ -92,6 +93,7 @@ enum {
 	ARG_RUN_DIR,
 	ARG_SYSFS_DIR,
 	ARG_PROMETHEUS,
+	ARG_PROC_DIR,
 };
 
 /* Parses a decimal number in [0, max]; -EINVAL otherwise. */
@@ -129,6 +131,7 @@ static int parse_argv(int argc, char *argv[], CtlOptions *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "sysfs-dir", required_argument, NULL, ARG_SYSFS_DIR },
 		{ "prometheus", no_argument, NULL, ARG_PROMETHEUS },
+		{ "proc-dir", required_argument, NULL, ARG_PROC_DIR },
 		{}
 	};
 	unsigned long v;
@@ -160,6 +163,13 @@ static int parse_argv(int argc, char *argv[], CtlOptions *o)
 				return -EINVAL;
 			}
 			o->sysfs_dir = optarg;
+			break;
+		case ARG_PROC_DIR:
+			if (optarg[0] == '\0') {
+				log_error("Empty --proc-dir.");
+				return -EINVAL;
+			}
+			o->proc_dir = optarg;
 			break;
 		case ARG_STATE_DIR:
 			if (optarg[0] == '\0') {

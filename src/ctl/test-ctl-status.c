@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +29,7 @@
 typedef struct Fixture {
 	char dir[64];
 	int fd;
+	char proc[64]; /* a fake /proc: PID/comm files */
 } Fixture;
 
 static int setup(void **state)
@@ -36,8 +41,47 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	f->fd = open_dir(f->dir);
 	assert_true(f->fd >= 0);
+	snprintf(f->proc, sizeof(f->proc), "/tmp/test-ctl-status-proc-XXXXXX");
+	assert_non_null(mkdtemp(f->proc));
 	*state = f;
 	return 0;
+}
+
+/* Removes f->proc and everything fake_process() put there (PID/comm, or plain files). */
+static void remove_fake_proc(Fixture *f)
+{
+	DIR *d = opendir(f->proc);
+	struct dirent *de;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char comm[300];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(comm, sizeof(comm), "%s/comm", de->d_name);
+		(void)unlinkat(dirfd(d), comm, 0);
+		if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
+			assert_int_equal(unlinkat(dirfd(d), de->d_name, 0), 0);
+	}
+	closedir(d);
+	assert_int_equal(rmdir(f->proc), 0);
+}
+
+/* f->proc/name/comm holding comm (as the kernel writes it, with '\n'); comm NULL: no file. */
+static void fake_process(Fixture *f, const char *name, const char *comm)
+{
+	char path[160];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", f->proc, name);
+	assert_int_equal(mkdir(path, 0755), 0);
+	if (!comm)
+		return;
+	fd = open_dir(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write_file_atomic_at(fd, "comm", ".tmp-", comm, strlen(comm), 0444), 0);
+	close(fd);
 }
 
 static int teardown(void **state)
@@ -50,6 +94,7 @@ static int teardown(void **state)
 		(void)unlinkat(f->fd, names[i], 0);
 	close(f->fd);
 	assert_int_equal(rmdir(f->dir), 0);
+	remove_fake_proc(f);
 	free(f);
 	return 0;
 }
@@ -148,10 +193,10 @@ static void test_read(void **state)
 	CtlStatusReport r;
 	char text[1024];
 
-	/* Empty directory: nothing runs, vss cannot tell. */
-	assert_int_equal(ctl_status_read(f->fd, NOW_USEC, &r), 0);
+	/* Empty directory and no such process: nothing runs. */
+	assert_int_equal(ctl_status_read(f->fd, f->proc, NOW_USEC, &r), 0);
 	assert_int_equal(r.state[CTL_DAEMON_KVP], CTL_STATE_STOPPED);
-	assert_int_equal(r.state[CTL_DAEMON_VSS], CTL_STATE_UNKNOWN);
+	assert_int_equal(r.state[CTL_DAEMON_VSS], CTL_STATE_STOPPED);
 	assert_int_equal(r.state[CTL_DAEMON_FCOPY], CTL_STATE_STOPPED);
 	assert_int_equal(r.state[CTL_DAEMON_TIMESYNC], CTL_STATE_STOPPED);
 	assert_false(r.vss.has_backup);
@@ -175,7 +220,7 @@ static void test_read(void **state)
 	timesync_json(text, sizeof(text), NOW_USEC - USEC_PER_SEC);
 	put(f, "timesync.json", text);
 
-	assert_int_equal(ctl_status_read(f->fd, NOW_USEC, &r), 0);
+	assert_int_equal(ctl_status_read(f->fd, f->proc, NOW_USEC, &r), 0);
 	assert_int_equal(r.state[CTL_DAEMON_KVP], CTL_STATE_RUNNING);
 	assert_int_equal(r.pid[CTL_DAEMON_KVP], getpid());
 	assert_string_equal(r.kvp.device, "/dev/vmbus/hv_kvp");
@@ -194,7 +239,8 @@ static void test_read(void **state)
 	assert_string_equal(r.fcopy.last_dest, "/tmp/a b");
 	assert_string_equal(r.fcopy.last_result, "cancelled");
 
-	assert_int_equal(r.state[CTL_DAEMON_VSS], CTL_STATE_UNKNOWN); /* no pid= yet */
+	/* No pid= and no hv_vss_daemon process. */
+	assert_int_equal(r.state[CTL_DAEMON_VSS], CTL_STATE_STOPPED);
 	assert_true(r.vss.has_backup);
 	assert_string_equal(r.vss.result, "failed");
 	assert_int_equal(r.vss.error, 16);
@@ -213,14 +259,119 @@ static void test_read(void **state)
 	snprintf(text, sizeof(text), "pid=%ld\nresult=ok\nfinished=x\n", (long)getpid());
 	put(f, "vss-status", text);
 	put(f, "kvp-status", "pid=0\nrequests_get=-1\nrequests_set=12junk\n");
-	assert_int_equal(ctl_status_read(f->fd, NOW_USEC, &r), 0);
+	assert_int_equal(ctl_status_read(f->fd, f->proc, NOW_USEC, &r), 0);
 	assert_int_equal(r.state[CTL_DAEMON_TIMESYNC], CTL_STATE_STALE);
 	assert_int_equal(r.state[CTL_DAEMON_VSS], CTL_STATE_RUNNING);
 	assert_int_equal(r.vss.finished, 0);
-	assert_int_equal(r.state[CTL_DAEMON_KVP], CTL_STATE_UNKNOWN);
+	assert_int_equal(r.state[CTL_DAEMON_KVP], CTL_STATE_STOPPED); /* pid=0: none usable */
 	assert_int_equal(r.kvp.requests[0], 0);
 	assert_int_equal(r.kvp.requests[1], 0);
 	assert_false(r.kvp.has_last);
+}
+
+/* No usable pid in the file: the daemon is looked up by name in /proc. */
+static void test_read_proc(void **state)
+{
+	Fixture *f = *state;
+	CtlStatusReport r;
+	char text[256];
+	pid_t dead = dead_pid();
+
+	fake_process(f, "4242", "hv_vss_daemon\n");
+	fake_process(f, "5000", "hv_vss_daemon\n");   /* a second one: the lower pid wins */
+	fake_process(f, "4100", "hv_timesync_dae\n"); /* comm keeps 15 bytes of the name */
+	fake_process(f, "300", "hv_timesync\n");      /* a shorter name is not ours */
+	fake_process(f, "301", "hv_fcopy_daemonx\n");
+	fake_process(f, "302", "hv_fcopy_daemo\n");
+	fake_process(f, "303", NULL); /* exited while we look: no comm */
+	fake_process(f, "0", "hv_fcopy_daemon\n");
+	fake_process(f, "12ab", "hv_fcopy_daemon\n");
+	fake_process(f, "self", "hv_fcopy_daemon\n");
+	fake_process(f, "4000", "hv_kvp_daemon\n");
+
+	/* kvp: a dead pid stays stale even though a process of that name exists. */
+	snprintf(text, sizeof(text), "pid=%ld\ndevice=/dev/vmbus/hv_kvp\n", (long)dead);
+	put(f, "kvp-status", text);
+	put(f, "vss-status", "result=ok\nfinished=1795342323\n");
+
+	assert_int_equal(ctl_status_read(f->fd, f->proc, NOW_USEC, &r), 0);
+	assert_int_equal(r.state[CTL_DAEMON_KVP], CTL_STATE_STALE);
+	assert_int_equal(r.pid[CTL_DAEMON_KVP], dead);
+	assert_int_equal(r.state[CTL_DAEMON_VSS], CTL_STATE_RUNNING);
+	assert_int_equal(r.pid[CTL_DAEMON_VSS], 4242);
+	assert_true(r.vss.has_backup);
+	assert_int_equal(r.state[CTL_DAEMON_FCOPY], CTL_STATE_STOPPED);
+	assert_int_equal(r.pid[CTL_DAEMON_FCOPY], 0);
+	/* No timesync.json yet, but the process is there. */
+	assert_int_equal(r.state[CTL_DAEMON_TIMESYNC], CTL_STATE_RUNNING);
+	assert_int_equal(r.pid[CTL_DAEMON_TIMESYNC], 4100);
+	assert_false(r.has_timesync);
+
+	/* kvp-status without a pid: the process found by name. */
+	put(f, "kvp-status", "device=/dev/vmbus/hv_kvp\n");
+	assert_int_equal(ctl_status_read(f->fd, f->proc, NOW_USEC, &r), 0);
+	assert_int_equal(r.state[CTL_DAEMON_KVP], CTL_STATE_RUNNING);
+	assert_int_equal(r.pid[CTL_DAEMON_KVP], 4000);
+
+	/* A /proc that cannot be read leaves the files' verdict: vss cannot tell. */
+	assert_int_equal(ctl_status_read(f->fd, "/nonexistent/proc", NOW_USEC, &r), 0);
+	assert_int_equal(r.state[CTL_DAEMON_VSS], CTL_STATE_UNKNOWN);
+	assert_int_equal(r.state[CTL_DAEMON_KVP], CTL_STATE_UNKNOWN);
+	assert_int_equal(r.state[CTL_DAEMON_TIMESYNC], CTL_STATE_STOPPED);
+}
+
+/* The real /proc: a child named like the time sync daemon, which the kernel cuts to 15 bytes. */
+static void test_read_real_proc(void **state)
+{
+	Fixture *f = *state;
+	int ready[2], st;
+	CtlStatusReport r;
+	pid_t child;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		close(ready[0]);
+		if (prctl(PR_SET_NAME, "hv_timesync_daemon", 0, 0, 0) < 0)
+			_exit(1);
+		(void)write(ready[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+
+	assert_int_equal(ctl_status_read(f->fd, NULL, NOW_USEC, &r), 0);
+	(void)kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_int_equal(r.state[CTL_DAEMON_TIMESYNC], CTL_STATE_RUNNING);
+	/* Another hv_timesync_daemon on this machine could have a lower pid. */
+	assert_true(r.pid[CTL_DAEMON_TIMESYNC] > 0 && r.pid[CTL_DAEMON_TIMESYNC] <= child);
+}
+
+/* Found in /proc without a status file: the pid and no file details. */
+static void test_text_proc_only(void **state)
+{
+	CtlStatusReport r = {};
+	char *out;
+
+	r.state[CTL_DAEMON_KVP] = CTL_STATE_RUNNING;
+	r.pid[CTL_DAEMON_KVP] = 55;
+	r.state[CTL_DAEMON_VSS] = CTL_STATE_RUNNING;
+	r.pid[CTL_DAEMON_VSS] = 56;
+	r.state[CTL_DAEMON_FCOPY] = CTL_STATE_RUNNING;
+	r.pid[CTL_DAEMON_FCOPY] = 57;
+	r.state[CTL_DAEMON_TIMESYNC] = CTL_STATE_RUNNING;
+	r.pid[CTL_DAEMON_TIMESYNC] = 58;
+	out = print_to_string(ctl_status_print_text, NULL, &r);
+	assert_string_equal(out, "hv_kvp_daemon       running  pid 55, 0 requests\n"
+				 "hv_vss_daemon       running  no backup recorded\n"
+				 "hv_fcopy_daemon     running  pid 57, 0 files\n"
+				 "hv_timesync_daemon  running  pid 58, no status yet\n");
+	free(out);
 }
 
 static void test_text(void **state)
@@ -301,7 +452,7 @@ static void test_prometheus(void **state)
 	assert_string_equal(
 		out,
 		"# HELP hvguest_daemon_up Whether the daemon runs (1) or not (0), from its status "
-		"file.\n"
+		"file or /proc.\n"
 		"# TYPE hvguest_daemon_up gauge\n"
 		"hvguest_daemon_up{daemon=\"kvp\"} 1\n"
 		"hvguest_daemon_up{daemon=\"fcopy\"} 1\n"
@@ -407,41 +558,53 @@ static char *read_out(Fixture *f, const char *name)
 static void test_hvctl(void **state)
 {
 	Fixture *f = *state;
-	char dir_opt[96], text[512], *out;
+	char dir_opt[96], proc_opt[96], text[512], *out;
 
 	snprintf(dir_opt, sizeof(dir_opt), "--run-dir=%s", f->dir);
+	snprintf(proc_opt, sizeof(proc_opt), "--proc-dir=%s", f->proc);
 	snprintf(text, sizeof(text), "pid=%ld\ndevice=/dev/vmbus/hv_kvp\nrequests_get=1\n",
 		 (long)getpid());
 	put(f, "kvp-status", text);
 	snprintf(text, sizeof(text), "pid=%ld\ntransport=chardev\n", (long)dead_pid());
 	put(f, "fcopy-status", text);
 
-	assert_int_equal(run_hvctl(f, (const char *[]){ "status", dir_opt, NULL }), 0);
+	assert_int_equal(run_hvctl(f, (const char *[]){ "status", dir_opt, proc_opt, NULL }), 0);
 	out = read_out(f, "out");
 	snprintf(text, sizeof(text),
 		 "hv_kvp_daemon       running  pid %ld, /dev/vmbus/hv_kvp, 1 request\n"
-		 "hv_vss_daemon       unknown  no backup recorded\n"
+		 "hv_vss_daemon       not running\n"
 		 "hv_fcopy_daemon     not running (pid ",
 		 (long)getpid());
 	assert_true(strncmp(out, text, strlen(text)) == 0);
 	assert_non_null(strstr(out, "gone, stale status file)\nhv_timesync_daemon  not running\n"));
 	free(out);
 
-	assert_int_equal(run_hvctl(f, (const char *[]){ "status", "--json", dir_opt, NULL }), 0);
+	assert_int_equal(
+		run_hvctl(f, (const char *[]){ "status", "--json", dir_opt, proc_opt, NULL }), 0);
 	out = read_out(f, "out");
 	assert_non_null(strstr(out, "{\"kvp\":{\"state\":\"running\""));
 	assert_non_null(strstr(out, "\"fcopy\":{\"state\":\"stale\""));
 	free(out);
 
-	assert_int_equal(run_hvctl(f, (const char *[]){ "--prometheus", "status", dir_opt, NULL }),
-			 0);
+	assert_int_equal(
+		run_hvctl(f, (const char *[]){ "--prometheus", "status", dir_opt, proc_opt, NULL }),
+		0);
 	out = read_out(f, "out");
 	assert_non_null(strstr(out, "hvguest_daemon_up{daemon=\"kvp\"} 1\n"
+				    "hvguest_daemon_up{daemon=\"vss\"} 0\n"
 				    "hvguest_daemon_up{daemon=\"fcopy\"} 0\n"
 				    "hvguest_daemon_up{daemon=\"timesync\"} 0\n"));
 	assert_non_null(strstr(out, "hvguest_kvp_requests_total{op=\"get\"} 1\n"));
 	assert_null(strstr(out, "hvguest_fcopy_transfers_total")); /* not from a dead process */
 	free(out);
+
+	/* A process named hv_vss_daemon in the --proc-dir tree is found. */
+	fake_process(f, "31337", "hv_vss_daemon\n");
+	assert_int_equal(run_hvctl(f, (const char *[]){ "status", dir_opt, proc_opt, NULL }), 0);
+	out = read_out(f, "out");
+	assert_non_null(strstr(out, "\nhv_vss_daemon       running  no backup recorded\n"));
+	free(out);
+	assert_int_equal(run_hvctl(f, (const char *[]){ "status", "--proc-dir=", NULL }), 2);
 
 	/* Extra arguments are a usage error; an unreadable run directory is 1. */
 	assert_int_equal(run_hvctl(f, (const char *[]){ "status", "x", dir_opt, NULL }), 2);
@@ -458,6 +621,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_proc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_real_proc, setup, teardown),
+		cmocka_unit_test(test_text_proc_only),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_prometheus),

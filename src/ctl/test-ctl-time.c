@@ -7,12 +7,9 @@
  */
 #include <fcntl.h>
 #include <math.h>
-#include <poll.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,14 +19,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "common/fileio.h"
 #include "common/macro.h"
+#include "common/test-conf-util.h"
+#include "ctl/test-ctl-util.h"
 #include "ctl/ctl-time.h"
 #include "timesync/timesync-status.h"
-
-extern char **environ;
-
-#define OUT_MAX 32768
 
 /* A status as the daemon writes it (the contract's keys and order), updated_usec patched. */
 static const char status_fmt[] =
@@ -42,8 +36,7 @@ static const char status_fmt[] =
 typedef struct Ctx {
 	char dir[64];
 	char path[128];
-	int status;
-	char out[OUT_MAX], err[OUT_MAX];
+	HvctlRun run;
 } Ctx;
 
 static uint64_t now_usec(void)
@@ -54,18 +47,37 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void put(const char *path, const char *content)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(loop_write(fd, content, strlen(content)), 0);
-	close(fd);
-}
-
 static int parse(const char *text, CtlTimeStatus *s, char *err, size_t size)
 {
 	return ctl_time_status_parse(text, strlen(text), s, err, size);
+}
+
+/* status_fmt at updated_usec, with the first occurrence of from replaced by to. */
+static void status_with(uint64_t updated_usec, const char *from, const char *to, char *buf,
+			size_t size)
+{
+	char good[1024];
+	const char *at;
+
+	assert_true(snprintf(good, sizeof(good), status_fmt, (unsigned long long)updated_usec) <
+		    (int)sizeof(good));
+	at = strstr(good, from);
+	assert_non_null(at);
+	assert_true(snprintf(buf, size, "%.*s%s%s", (int)(at - good), good, to, at + strlen(from)) <
+		    (int)size);
+}
+
+/* ctl_time_status_print_text(s, now) as a string (free() it); now in µs since the epoch. */
+static char *print_text(const CtlTimeStatus *s, uint64_t now)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	assert_non_null(f);
+	assert_int_equal(ctl_time_status_print_text(f, s, now), 0);
+	assert_int_equal(fclose(f), 0);
+	return buf;
 }
 
 static void test_parse_full(void **state)
@@ -126,19 +138,14 @@ static void test_parse_nulls_escapes_unknown(void **state)
 
 static void test_parse_long_string_truncated(void **state)
 {
-	char good[1024], text[2048], err[256], mode[201];
+	char text[2048], err[256], mode[201];
 	CtlTimeStatus s;
-	char *m;
 
 	/* 'é' repeated: truncation must not split one (mode[] holds 31 bytes). */
 	for (int i = 0; i < 100; i++)
 		memcpy(mode + 2 * i, "\xc3\xa9", 2);
 	mode[200] = '\0';
-	snprintf(good, sizeof(good), status_fmt, 5ull);
-	m = strstr(good, "monitor");
-	assert_non_null(m);
-	snprintf(text, sizeof(text), "%.*s%s%s", (int)(m - good), good, mode,
-		 m + strlen("monitor"));
+	status_with(5, "monitor", mode, text, sizeof(text));
 	assert_int_equal(parse(text, &s, err, sizeof(err)), 0);
 	assert_int_equal(strlen(s.mode), 30);
 	assert_memory_equal(s.mode, mode, 30);
@@ -200,15 +207,10 @@ static void test_parse_daemon_output(void **state)
 /* Bytes that are not UTF-8 (passed through by the daemon) are read as U+FFFD. */
 static void test_parse_not_utf8(void **state)
 {
-	char good[1024], bad[1024], err[256];
+	char bad[1024], err[256];
 	CtlTimeStatus s;
-	char *at;
 
-	snprintf(good, sizeof(good), status_fmt, 1ull);
-	at = strstr(good, "/dev/ptp_hyperv");
-	assert_non_null(at);
-	snprintf(bad, sizeof(bad), "%.*s/dev/\xff\xc3(%s", (int)(at - good), good,
-		 at + strlen("/dev/ptp_hyperv"));
+	status_with(1, "/dev/ptp_hyperv", "/dev/\xff\xc3(", bad, sizeof(bad));
 	assert_int_equal(parse(bad, &s, err, sizeof(err)), 0);
 	assert_string_equal(s.phc, "/dev/\xef\xbf\xbd\xef\xbf\xbd(");
 }
@@ -216,14 +218,10 @@ static void test_parse_not_utf8(void **state)
 /* Replaces the first occurrence of from in the good status with to, and parses it. */
 static void assert_malformed(const char *from, const char *to, const char *why)
 {
-	char good[1024], bad[1200], err[256];
+	char bad[1200], err[256];
 	CtlTimeStatus s;
-	char *at;
 
-	snprintf(good, sizeof(good), status_fmt, 1700000000000000ull);
-	at = strstr(good, from);
-	assert_non_null(at);
-	snprintf(bad, sizeof(bad), "%.*s%s%s", (int)(at - good), good, to, at + strlen(from));
+	status_with(1700000000000000ull, from, to, bad, sizeof(bad));
 	assert_int_equal(parse(bad, &s, err, sizeof(err)), -EBADMSG);
 	if (!strstr(err, why))
 		fail_msg("'%s' -> '%s': error '%s' lacks '%s'", from, to, err, why);
@@ -296,13 +294,8 @@ static void test_print_text(void **state)
 		.last_event = "pause\x1b[2J",
 		.updated_usec = 1700000000000000ull,
 	};
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
+	char *buf = print_text(&s, 1700000007500000ull);
 
-	assert_non_null(f);
-	assert_int_equal(ctl_time_status_print_text(f, &s, 1700000007500000ull), 0);
-	assert_int_equal(fclose(f), 0);
 	assert_string_equal(buf, "Mode:          monitor (not adjusting: chronyd is active)\n"
 				 "Clock:         /dev/ptp_hyperv\n"
 				 "State:         locked\n"
@@ -322,10 +315,7 @@ static void test_print_text(void **state)
 	s.synced = false;
 	s.events = 0;
 	s.last_event[0] = '\0';
-	f = open_memstream(&buf, &size);
-	assert_non_null(f);
-	assert_int_equal(ctl_time_status_print_text(f, &s, 1600000000000000ull), 0);
-	assert_int_equal(fclose(f), 0);
+	buf = print_text(&s, 1600000000000000ull);
 	assert_string_equal(buf, "Mode:          discipline (adjusting the system clock)\n"
 				 "Clock:         /dev/ptp_hyperv\n"
 				 "State:         locked\n"
@@ -366,77 +356,20 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Runs $HVCTL args... to completion; output in c->out/c->err, exit status returned. */
-static int run_argv(Ctx *c, const char *const *args)
-{
-	posix_spawn_file_actions_t fa;
-	char *argv[32];
-	int out[2], err[2];
-	size_t n = 0, len[2] = { 0, 0 };
-	char *buf[2] = { c->out, c->err };
-	struct pollfd p[2];
-	int status;
-	pid_t pid;
-
-	argv[n++] = getenv("HVCTL");
-	for (size_t i = 0; args[i]; i++) {
-		assert_true(n < ELEMENTSOF(argv) - 1);
-		argv[n++] = (char *)args[i];
-	}
-	argv[n] = NULL;
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO), 0);
-	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(out[1]);
-	close(err[1]);
-	p[0] = (struct pollfd){ .fd = out[0], .events = POLLIN };
-	p[1] = (struct pollfd){ .fd = err[0], .events = POLLIN };
-	while (p[0].fd >= 0 || p[1].fd >= 0) {
-		assert_true(poll(p, 2, 10000) > 0);
-		for (int i = 0; i < 2; i++) {
-			ssize_t k;
-
-			if (p[i].fd < 0 || !p[i].revents)
-				continue;
-			k = read(p[i].fd, buf[i] + len[i], OUT_MAX - 1 - len[i]);
-			assert_true(k >= 0);
-			if (k == 0) {
-				close(p[i].fd);
-				p[i].fd = -1;
-			}
-			len[i] += (size_t)k;
-		}
-	}
-	c->out[len[0]] = '\0';
-	c->err[len[1]] = '\0';
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	c->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	return c->status;
-}
-
-#define RUN(c, ...) run_argv((c), (const char *const[]){ __VA_ARGS__, NULL })
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-	if (!strstr(haystack, needle))
-		fail_msg("'%s' not found in:\n%s", needle, haystack);
-}
+/* $HVCTL args... into c->run. */
+#define RUN(c, ...) HVCTL_RUN(&(c)->run, NULL, __VA_ARGS__)
 
 static void test_missing(void **state)
 {
 	Ctx *c = *state;
 
 	assert_int_equal(RUN(c, "time", "status", "--run-dir", c->dir), 3);
-	assert_string_equal(c->out, "");
-	assert_contains(c->err, "No time sync status ('");
-	assert_contains(c->err,
-			"/timesync.json' does not exist): hv-timesync-daemon is not running");
+	assert_string_equal(c->run.out, "");
+	hvctl_assert_contains(c->run.err, "No time sync status ('");
+	hvctl_assert_contains(c->run.err,
+			      "/timesync.json' does not exist): hv-timesync-daemon is not running");
 	assert_int_equal(RUN(c, "--json", "time", "status", "--run-dir", c->dir), 3);
-	assert_string_equal(c->out, "");
+	assert_string_equal(c->run.out, "");
 }
 
 static void test_text_and_json(void **state)
@@ -445,44 +378,44 @@ static void test_text_and_json(void **state)
 	char text[1024];
 
 	snprintf(text, sizeof(text), status_fmt, (unsigned long long)now_usec());
-	put(c->path, text);
+	test_write_text(c->path, text);
 	assert_int_equal(RUN(c, "time", "status", "--run-dir", c->dir), 0);
-	assert_string_equal(c->err, "");
-	assert_contains(c->out, "Mode:          monitor (not adjusting: chronyd is active)\n");
-	assert_contains(c->out, "Offset:        +12.035 µs\n");
-	assert_contains(c->out,
-			"Steps:         2 by this daemon (last -150.000 ms), 1 by others\n");
-	assert_contains(c->out, "Events:        3, last: pause of 2.0 s (save/restore)\n");
-	assert_contains(c->out, " s ago)\n");
+	assert_string_equal(c->run.err, "");
+	hvctl_assert_contains(c->run.out,
+			      "Mode:          monitor (not adjusting: chronyd is active)\n");
+	hvctl_assert_contains(c->run.out, "Offset:        +12.035 µs\n");
+	hvctl_assert_contains(c->run.out,
+			      "Steps:         2 by this daemon (last -150.000 ms), 1 by others\n");
+	hvctl_assert_contains(c->run.out,
+			      "Events:        3, last: pause of 2.0 s (save/restore)\n");
+	hvctl_assert_contains(c->run.out, " s ago)\n");
 
 	/* --json: the daemon's object as it is, every field passed through. */
 	assert_int_equal(RUN(c, "--run-dir", c->dir, "time", "status", "-j"), 0);
-	assert_string_equal(c->err, "");
-	assert_string_equal(c->out, text);
+	assert_string_equal(c->run.err, "");
+	assert_string_equal(c->run.out, text);
 	CtlTimeStatus s;
 	char err[256];
-	assert_int_equal(parse(c->out, &s, err, sizeof(err)), 0);
+	assert_int_equal(parse(c->run.out, &s, err, sizeof(err)), 0);
 
 	/* A path that is not UTF-8: \ufffd in the JSON, which stays valid. */
-	char *at = strstr(text, "/dev/ptp_hyperv"), bad[2048];
-	assert_non_null(at);
-	snprintf(bad, sizeof(bad), "%.*s/dev/\xffx%s", (int)(at - text), text,
-		 at + strlen("/dev/ptp_hyperv"));
-	put(c->path, bad);
+	char bad[2048];
+	status_with(now_usec(), "/dev/ptp_hyperv", "/dev/\xffx", bad, sizeof(bad));
+	test_write_text(c->path, bad);
 	assert_int_equal(RUN(c, "--run-dir", c->dir, "time", "status", "-j"), 0);
-	assert_contains(c->out, "\"phc\":\"/dev/\\ufffdx\",");
-	assert_int_equal(parse(c->out, &s, err, sizeof(err)), 0);
+	hvctl_assert_contains(c->run.out, "\"phc\":\"/dev/\\ufffdx\",");
+	assert_int_equal(parse(c->run.out, &s, err, sizeof(err)), 0);
 	assert_string_equal(s.phc, "/dev/\xef\xbf\xbdx");
 	assert_int_equal(RUN(c, "--run-dir", c->dir, "time", "status"), 0);
-	assert_contains(c->out, "Clock:         /dev/\xef\xbf\xbdx\n");
+	hvctl_assert_contains(c->run.out, "Clock:         /dev/\xef\xbf\xbdx\n");
 
 	/* Pretty-printed input: trimmed, still the same members. */
 	snprintf(text, sizeof(text), status_fmt, (unsigned long long)now_usec());
 	snprintf(bad, sizeof(bad), "\n\n  %s  \n", text);
-	put(c->path, bad);
+	test_write_text(c->path, bad);
 	assert_int_equal(RUN(c, "--run-dir", c->dir, "time", "status", "--json"), 0);
-	assert_int_equal(c->out[0], '{');
-	assert_string_equal(c->out + strlen(c->out) - 2, "}\n");
+	assert_int_equal(c->run.out[0], '{');
+	assert_string_equal(c->run.out + strlen(c->run.out) - 2, "}\n");
 }
 
 static void test_malformed_and_old(void **state)
@@ -490,21 +423,22 @@ static void test_malformed_and_old(void **state)
 	Ctx *c = *state;
 	char text[1024];
 
-	put(c->path, "{\"mode\":\"monitor\",\"adjusting\":\"no\"}");
+	test_write_text(c->path, "{\"mode\":\"monitor\",\"adjusting\":\"no\"}");
 	assert_int_equal(RUN(c, "time", "status", "--run-dir", c->dir), 1);
-	assert_string_equal(c->out, "");
-	assert_contains(c->err, "Malformed time sync status '");
-	assert_contains(c->err, "timesync.json': line 1: \"adjusting\" must be true or false\n");
+	assert_string_equal(c->run.out, "");
+	hvctl_assert_contains(c->run.err, "Malformed time sync status '");
+	hvctl_assert_contains(c->run.err,
+			      "timesync.json': line 1: \"adjusting\" must be true or false\n");
 	assert_int_equal(RUN(c, "time", "status", "--run-dir", c->dir, "--json"), 1);
-	assert_string_equal(c->out, "");
+	assert_string_equal(c->run.out, "");
 
 	/* A status a minute old: still shown, with a warning that the daemon may be gone. */
 	snprintf(text, sizeof(text), status_fmt, (unsigned long long)(now_usec() - 60000000u));
-	put(c->path, text);
+	test_write_text(c->path, text);
 	assert_int_equal(RUN(c, "time", "status", "--run-dir", c->dir), 0);
-	assert_contains(c->err, "Warning: the status is 6");
-	assert_contains(c->err, " s old; is hv-timesync-daemon running?\n");
-	assert_contains(c->out, "State:         locked\n");
+	hvctl_assert_contains(c->run.err, "Warning: the status is 6");
+	hvctl_assert_contains(c->run.err, " s old; is hv-timesync-daemon running?\n");
+	hvctl_assert_contains(c->run.out, "State:         locked\n");
 }
 
 static void test_usage(void **state)
@@ -512,10 +446,10 @@ static void test_usage(void **state)
 	Ctx *c = *state;
 
 	assert_int_equal(RUN(c, "time"), 2);
-	assert_contains(c->err, "'time' needs a command (status).");
+	hvctl_assert_contains(c->run.err, "'time' needs a command (status).");
 	assert_int_equal(RUN(c, "time", "status", "extra"), 2);
 	assert_int_equal(RUN(c, "--help"), 0);
-	assert_contains(c->out, "  time status ");
+	hvctl_assert_contains(c->run.out, "  time status ");
 }
 
 int main(void)

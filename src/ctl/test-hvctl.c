@@ -7,9 +7,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,24 +23,16 @@
 #include <cmocka.h>
 
 #include "common/event.h"
+#include "ctl/test-ctl-util.h"
 #include "kvp/kvp-store.h"
 
-extern char **environ;
-
 #define RS ((size_t)KVP_RECORD_SIZE)
-#define OUT_MAX 16384
-#define WAIT_USEC (10 * USEC_PER_SEC)
+#define OUT_MAX 16384 /* a watcher's buffer */
 
 typedef struct Ctx {
 	char dir[64];
 	char pool1[128];
 } Ctx;
-
-typedef struct Run {
-	int status; /* exit status, or -1 if killed */
-	char out[OUT_MAX];
-	char err[OUT_MAX];
-} Run;
 
 static int setup(void **state)
 {
@@ -73,79 +63,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Spawns $HVCTL [--state-dir dir] args... with stdout and stderr on pipes. */
-static pid_t spawn_hvctl(const char *dir, const char *const *args, int *ret_out, int *ret_err)
+static HvctlRun *new_run(void)
 {
-	posix_spawn_file_actions_t fa;
-	char *argv[32];
-	int out[2], err[2];
-	size_t n = 0;
-	pid_t pid;
-
-	argv[n++] = getenv("HVCTL");
-	if (dir) {
-		argv[n++] = (char *)"--state-dir";
-		argv[n++] = (char *)dir;
-	}
-	for (size_t i = 0; args[i]; i++) {
-		assert_true(n < ELEMENTSOF(argv) - 1);
-		argv[n++] = (char *)args[i];
-	}
-	argv[n] = NULL;
-
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO), 0);
-	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(out[1]);
-	close(err[1]);
-	*ret_out = out[0];
-	*ret_err = err[0];
-	return pid;
-}
-
-/* Runs hvctl to completion, collecting its output (NUL-terminated) and exit status. */
-static int run_argv(Run *r, const char *dir, const char *const *args)
-{
-	size_t len[2] = { 0, 0 };
-	char *buf[2] = { r->out, r->err };
-	struct pollfd p[2];
-	int status;
-	pid_t pid;
-
-	pid = spawn_hvctl(dir, args, &p[0].fd, &p[1].fd);
-	p[0].events = p[1].events = POLLIN;
-	while (p[0].fd >= 0 || p[1].fd >= 0) {
-		assert_true(poll(p, 2, (int)(WAIT_USEC / USEC_PER_MSEC)) > 0);
-		for (int i = 0; i < 2; i++) {
-			ssize_t k;
-
-			if (p[i].fd < 0 || !p[i].revents)
-				continue;
-			k = read(p[i].fd, buf[i] + len[i], OUT_MAX - 1 - len[i]);
-			assert_true(k >= 0);
-			if (k == 0) {
-				close(p[i].fd);
-				p[i].fd = -1;
-			}
-			len[i] += (size_t)k;
-		}
-	}
-	r->out[len[0]] = '\0';
-	r->err[len[1]] = '\0';
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	return r->status;
-}
-
-#define RUN(r, dir, ...) run_argv((r), (dir), (const char *const[]){ __VA_ARGS__, NULL })
-
-static Run *new_run(void)
-{
-	Run *r = calloc(1, sizeof(Run));
+	HvctlRun *r = calloc(1, sizeof(*r));
 
 	assert_non_null(r);
 	return r;
@@ -163,30 +83,30 @@ static off_t file_size(const char *path)
 static void test_set_get_list(void **state)
 {
 	Ctx *c = *state;
-	Run *r = new_run();
+	HvctlRun *r = new_run();
 
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "k1", "v1"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "k1", "v1"), 0);
 	assert_string_equal(r->out, "");
 	assert_string_equal(r->err, "");
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "key two", "välue 2"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "key two", "välue 2"), 0);
 	assert_int_equal(file_size(c->pool1), 2 * RS);
 
-	assert_int_equal(RUN(r, c->dir, "kvp", "get", "k1"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "get", "k1"), 0);
 	assert_string_equal(r->out, "v1\n");
-	assert_int_equal(RUN(r, c->dir, "kvp", "list"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "list"), 0);
 	assert_string_equal(r->out, "k1      = v1\nkey two = välue 2\n");
 	assert_string_equal(r->err, "");
 	/* Options before or after the command. */
-	assert_int_equal(RUN(r, c->dir, "--json", "kvp", "list"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "--json", "kvp", "list"), 0);
 	assert_string_equal(r->out, "{\"pool\":1,\"records\":[{\"key\":\"k1\",\"value\":\"v1\"},"
 				    "{\"key\":\"key two\",\"value\":\"välue 2\"}]}\n");
-	assert_int_equal(RUN(r, c->dir, "kvp", "get", "key two", "--json", "--pool", "1"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "get", "key two", "--json", "--pool", "1"), 0);
 	assert_string_equal(r->out, "{\"pool\":1,\"key\":\"key two\",\"value\":\"välue 2\"}\n");
 
 	/* Replacing keeps the size. */
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "k1", "new"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "k1", "new"), 0);
 	assert_int_equal(file_size(c->pool1), 2 * RS);
-	assert_int_equal(RUN(r, c->dir, "kvp", "get", "-j", "k1"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "get", "-j", "k1"), 0);
 	assert_string_equal(r->out, "{\"pool\":1,\"key\":\"k1\",\"value\":\"new\"}\n");
 	free(r);
 }
@@ -194,20 +114,20 @@ static void test_set_get_list(void **state)
 static void test_delete(void **state)
 {
 	Ctx *c = *state;
-	Run *r = new_run();
+	HvctlRun *r = new_run();
 
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "a", "1"), 0);
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "b", "2"), 0);
-	assert_int_equal(RUN(r, c->dir, "kvp", "delete", "a"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "a", "1"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "b", "2"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "delete", "a"), 0);
 	assert_string_equal(r->out, "");
 	/* Zeroed in place: same size. */
 	assert_int_equal(file_size(c->pool1), 2 * RS);
-	assert_int_equal(RUN(r, c->dir, "kvp", "get", "a"), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "get", "a"), 1);
 	assert_non_null(strstr(r->err, "Key 'a' not found in pool 1"));
-	assert_int_equal(RUN(r, c->dir, "kvp", "list"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "list"), 0);
 	assert_string_equal(r->out, "b = 2\n");
 	assert_string_equal(r->err, ""); /* the hole is no damage */
-	assert_int_equal(RUN(r, c->dir, "kvp", "delete", "a"), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "delete", "a"), 1);
 	assert_non_null(strstr(r->err, "nothing deleted"));
 	free(r);
 }
@@ -215,94 +135,94 @@ static void test_delete(void **state)
 static void test_refusals(void **state)
 {
 	Ctx *c = *state;
-	Run *r = new_run();
+	HvctlRun *r = new_run();
 	char longval[1100];
 
 	/* Host and daemon pools. */
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "--pool", "0", "k", "v"), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "--pool", "0", "k", "v"), 1);
 	assert_non_null(strstr(r->err, "written by the Hyper-V host through hv_kvp_daemon"));
-	assert_int_equal(RUN(r, c->dir, "-p", "3", "kvp", "delete", "k"), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "-p", "3", "kvp", "delete", "k"), 1);
 	assert_non_null(strstr(r->err, "Pool 3"));
-	assert_int_equal(RUN(r, c->dir, "-p", "2", "kvp", "set", "k", "v"), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "-p", "2", "kvp", "set", "k", "v"), 1);
 	assert_non_null(strstr(r->err, "computed by hv_kvp_daemon"));
-	assert_int_equal(RUN(r, c->dir, "-p", "4", "kvp", "set", "k", "v"), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "-p", "4", "kvp", "set", "k", "v"), 1);
 
 	/* The limits: refused with the measured size, nothing created. */
 	memset(longval, 'v', 1023);
 	longval[1023] = '\0';
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "k", longval), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "k", longval), 1);
 	assert_non_null(strstr(r->err, "1023 UTF-16 units"));
 	longval[1022] = '\0';
 	memset(longval, 'k', 255);
 	longval[255] = '\0';
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", longval, "v"), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", longval, "v"), 1);
 	assert_non_null(strstr(r->err, "key is too long"));
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "", "v"), 1);
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "k", "bad\xFF"), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "", "v"), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "k", "bad\xFF"), 1);
 	assert_non_null(strstr(r->err, "not valid UTF-8"));
 	assert_int_equal(file_size(c->pool1), -1);
 
 	/* At exactly the limit it is accepted. */
 	memset(longval, 'v', 1022);
 	longval[1022] = '\0';
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "k", longval), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "k", longval), 0);
 	free(r);
 }
 
 static void test_exit_codes(void **state)
 {
 	Ctx *c = *state;
-	Run *r = new_run();
+	HvctlRun *r = new_run();
 	char missing[128];
 
-	assert_int_equal(RUN(r, NULL, "--help"), 0);
+	assert_int_equal(HVCTL_RUN(r, NULL, "--help"), 0);
 	assert_true(strncmp(r->out, "Usage: hvctl", 12) == 0);
-	assert_int_equal(RUN(r, NULL, "--version"), 0);
+	assert_int_equal(HVCTL_RUN(r, NULL, "--version"), 0);
 	assert_true(strncmp(r->out, "hvctl (hvguest) ", 16) == 0);
 
 	/* Usage errors: 2, whatever the state directory. */
-	assert_int_equal(run_argv(r, c->dir, (const char *const[]){ NULL }), 2);
+	assert_int_equal(hvctl_run(r, c->dir, (const char *const[]){ NULL }), 2);
 	assert_non_null(strstr(r->err, "See 'hvctl --help'"));
-	assert_int_equal(RUN(r, c->dir, "kvp"), 2);
-	assert_int_equal(RUN(r, c->dir, "kvp", "frob"), 2);
-	assert_int_equal(RUN(r, c->dir, "frob"), 2);
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "only-key"), 2);
-	assert_int_equal(RUN(r, c->dir, "kvp", "get"), 2);
-	assert_int_equal(RUN(r, c->dir, "kvp", "list", "extra"), 2);
-	assert_int_equal(RUN(r, c->dir, "--pool", "5", "kvp", "list"), 2);
-	assert_int_equal(RUN(r, c->dir, "--pool", "x", "kvp", "list"), 2);
-	assert_int_equal(RUN(r, c->dir, "--pool", "-1", "kvp", "list"), 2);
-	assert_int_equal(RUN(r, c->dir, "--lock-timeout", "soon", "kvp", "list"), 2);
-	assert_int_equal(RUN(r, c->dir, "--bogus", "kvp", "list"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "frob"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "frob"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "only-key"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "get"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "list", "extra"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "--pool", "5", "kvp", "list"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "--pool", "x", "kvp", "list"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "--pool", "-1", "kvp", "list"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "--lock-timeout", "soon", "kvp", "list"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "--bogus", "kvp", "list"), 2);
 	/* A value starting with '-' needs "--"; without it, it is an unknown option. */
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "k", "-5"), 2);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "k", "-5"), 2);
 	assert_int_equal(file_size(c->pool1), -1);
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "--", "k", "-5"), 0);
-	assert_int_equal(RUN(r, c->dir, "kvp", "get", "k"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "--", "k", "-5"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "get", "k"), 0);
 	assert_string_equal(r->out, "-5\n");
 
 	/* I/O: a state directory that does not exist. */
 	snprintf(missing, sizeof(missing), "%s/missing", c->dir);
-	assert_int_equal(RUN(r, missing, "kvp", "list"), 3);
+	assert_int_equal(HVCTL_RUN(r, missing, "kvp", "list"), 3);
 	assert_non_null(strstr(r->err, "Cannot open state directory"));
-	assert_int_equal(RUN(r, missing, "kvp", "get", "k"), 3);
-	assert_int_equal(RUN(r, missing, "kvp", "set", "k", "v"), 3);
-	assert_int_equal(RUN(r, missing, "kvp", "delete", "k"), 3);
+	assert_int_equal(HVCTL_RUN(r, missing, "kvp", "get", "k"), 3);
+	assert_int_equal(HVCTL_RUN(r, missing, "kvp", "set", "k", "v"), 3);
+	assert_int_equal(HVCTL_RUN(r, missing, "kvp", "delete", "k"), 3);
 	free(r);
 }
 
 static void test_json_escaping(void **state)
 {
 	Ctx *c = *state;
-	Run *r = new_run();
+	HvctlRun *r = new_run();
 
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "q\"uote", "line1\nline2\ttab\\ \x1b[0m ü"),
-			 0);
-	assert_int_equal(RUN(r, c->dir, "kvp", "list", "--json"), 0);
+	assert_int_equal(
+		HVCTL_RUN(r, c->dir, "kvp", "set", "q\"uote", "line1\nline2\ttab\\ \x1b[0m ü"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "list", "--json"), 0);
 	assert_string_equal(r->out, "{\"pool\":1,\"records\":[{\"key\":\"q\\\"uote\",\"value\":"
 				    "\"line1\\u000aline2\\u0009tab\\\\ \\u001b[0m ü\"}]}\n");
 	/* Human output shows control characters, keeping one line per record. */
-	assert_int_equal(RUN(r, c->dir, "kvp", "get", "q\"uote"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "get", "q\"uote"), 0);
 	assert_string_equal(r->out, "line1\\x0aline2\\x09tab\\ \\x1b[0m ü\n");
 	free(r);
 }
@@ -319,20 +239,20 @@ static void write_file(const char *path, const void *data, size_t size)
 static void test_other_pools_and_damage(void **state)
 {
 	Ctx *c = *state;
-	Run *r = new_run();
+	HvctlRun *r = new_run();
 	uint8_t buf[3 * KVP_RECORD_SIZE + 10] = { 0 };
 	char path[128];
 
 	/* Pool 2 has no file content: said so, empty, success. */
-	assert_int_equal(RUN(r, c->dir, "kvp", "list", "--pool", "2", "--json"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "list", "--pool", "2", "--json"), 0);
 	assert_string_equal(r->out, "{\"pool\":2,\"records\":[]}\n");
 	assert_non_null(strstr(r->err, "computes its values"));
-	assert_int_equal(RUN(r, c->dir, "kvp", "get", "--pool", "2", "OSName"), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "get", "--pool", "2", "OSName"), 1);
 
 	/* No pool file yet: an empty list. */
-	assert_int_equal(RUN(r, c->dir, "kvp", "list"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "list"), 0);
 	assert_string_equal(r->out, "");
-	assert_int_equal(RUN(r, c->dir, "kvp", "list", "--json"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "list", "--json"), 0);
 	assert_string_equal(r->out, "{\"pool\":1,\"records\":[]}\n");
 
 	/* Pool 3 is readable; a damaged record brings one warning line. */
@@ -343,13 +263,13 @@ static void test_other_pools_and_damage(void **state)
 	memset(buf + 2 * RS, 'K', KVP_KEY_SIZE);
 	snprintf(path, sizeof(path), "%s/.kvp_pool_3", c->dir);
 	write_file(path, buf, sizeof(buf));
-	assert_int_equal(RUN(r, c->dir, "kvp", "list", "-p", "3"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "list", "-p", "3"), 0);
 	assert_true(strncmp(r->out, "HostName = HV-HOST-01\nKKKK", 26) == 0);
 	assert_non_null(strstr(r->err, "Warning: pool file"));
 	assert_non_null(strstr(r->err, "1 record(s) with an unterminated key or value cut, 1 "
 				       "unreadable record(s) skipped"));
 	assert_non_null(strstr(r->err, "10 byte(s) of a partial record"));
-	assert_int_equal(RUN(r, c->dir, "kvp", "get", "-p", "3", "HostName"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "get", "-p", "3", "HostName"), 0);
 	assert_string_equal(r->out, "HV-HOST-01\n");
 	free(r);
 }
@@ -357,18 +277,18 @@ static void test_other_pools_and_damage(void **state)
 static void test_lock_timeout(void **state)
 {
 	Ctx *c = *state;
-	Run *r = new_run();
+	HvctlRun *r = new_run();
 	int fd;
 
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "k", "v"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "k", "v"), 0);
 	fd = open(c->pool1, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(flock(fd, LOCK_EX), 0);
-	assert_int_equal(RUN(r, c->dir, "--lock-timeout", "100", "kvp", "set", "k", "w"), 3);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "--lock-timeout", "100", "kvp", "set", "k", "w"), 3);
 	assert_non_null(strstr(r->err, "stayed locked by another program for 100 ms"));
-	assert_int_equal(RUN(r, c->dir, "--lock-timeout", "100", "kvp", "list"), 3);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "--lock-timeout", "100", "kvp", "list"), 3);
 	close(fd);
-	assert_int_equal(RUN(r, c->dir, "kvp", "get", "k"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "get", "k"), 0);
 	assert_string_equal(r->out, "v\n");
 	free(r);
 }
@@ -380,37 +300,6 @@ typedef struct Watcher {
 	size_t len;
 } Watcher;
 
-/* Reads from fd until buf holds a complete line; returns it (without '\n') and consumes it. */
-static void read_line(int fd, char *buf, size_t *len, char *line, size_t size)
-{
-	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + WAIT_USEC;
-
-	for (;;) {
-		char *nl = memchr(buf, '\n', *len);
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t k;
-
-		if (nl) {
-			size_t n = (size_t)(nl - buf);
-
-			assert_true(n < size);
-			memcpy(line, buf, n);
-			line[n] = '\0';
-			memmove(buf, nl + 1, *len - n - 1);
-			*len -= n + 1;
-			return;
-		}
-		assert_true(now_usec(CLOCK_MONOTONIC) < deadline);
-		assert_true(poll(&p, 1, 100) >= 0);
-		if (!p.revents)
-			continue;
-		k = read(fd, buf + *len, OUT_MAX - *len);
-		if (k <= 0)
-			fail_msg("hvctl watch ended its output early");
-		*len += (size_t)k;
-	}
-}
-
 static void watch_start(Watcher *w, const Ctx *c, bool json)
 {
 	char errbuf[OUT_MAX], line[1024];
@@ -419,13 +308,13 @@ static void watch_start(Watcher *w, const Ctx *c, bool json)
 	*w = (Watcher){ 0 };
 	if (json)
 		w->pid =
-			spawn_hvctl(c->dir, (const char *const[]){ "kvp", "watch", "--json", NULL },
+			hvctl_spawn(c->dir, (const char *const[]){ "kvp", "watch", "--json", NULL },
 				    &w->out, &w->err);
 	else
-		w->pid = spawn_hvctl(c->dir, (const char *const[]){ "kvp", "watch", NULL }, &w->out,
+		w->pid = hvctl_spawn(c->dir, (const char *const[]){ "kvp", "watch", NULL }, &w->out,
 				     &w->err);
 	/* Ready once it says so: the watch is set before the first read. */
-	read_line(w->err, errbuf, &errlen, line, sizeof(line));
+	hvctl_read_line(w->err, errbuf, sizeof(errbuf), &errlen, line, sizeof(line));
 	assert_non_null(strstr(line, "Watching pool 1"));
 }
 
@@ -433,7 +322,7 @@ static void watch_expect(Watcher *w, const char *want)
 {
 	char line[4096];
 
-	read_line(w->out, w->buf, &w->len, line, sizeof(line));
+	hvctl_read_line(w->out, w->buf, sizeof(w->buf), &w->len, line, sizeof(line));
 	assert_string_equal(line, want);
 }
 
@@ -466,19 +355,19 @@ static void cloud_init_append(const Ctx *c, const char *key, const char *value)
 static void test_watch(void **state)
 {
 	Ctx *c = *state;
-	Run *r = new_run();
+	HvctlRun *r = new_run();
 	Watcher *w = calloc(1, sizeof(*w));
 
 	assert_non_null(w);
 	/* Starts before the pool file exists, sees it created. */
 	watch_start(w, c, false);
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "a", "1"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "a", "1"), 0);
 	watch_expect(w, "+ a = 1");
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "a", "2"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "a", "2"), 0);
 	watch_expect(w, "~ a = 2");
 	cloud_init_append(c, "CLOUD_INIT|1|start", "{\"msg\":\"hi\"}");
 	watch_expect(w, "+ CLOUD_INIT|1|start = {\"msg\":\"hi\"}");
-	assert_int_equal(RUN(r, c->dir, "kvp", "delete", "a"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "delete", "a"), 0);
 	watch_expect(w, "- a");
 
 	/*
@@ -502,14 +391,14 @@ static void test_watch(void **state)
 	watch_stop(w);
 
 	watch_start(w, c, true);
-	assert_int_equal(RUN(r, c->dir, "kvp", "set", "j", "x\ty"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "set", "j", "x\ty"), 0);
 	watch_expect(w, "{\"pool\":1,\"change\":\"added\",\"key\":\"j\",\"value\":\"x\\u0009y\"}");
-	assert_int_equal(RUN(r, c->dir, "kvp", "delete", "CLOUD_INIT|1|start"), 0);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "delete", "CLOUD_INIT|1|start"), 0);
 	watch_expect(w, "{\"pool\":1,\"change\":\"removed\",\"key\":\"CLOUD_INIT|1|start\"}");
 	watch_stop(w);
 
 	/* Nothing to watch in pool 2. */
-	assert_int_equal(RUN(r, c->dir, "kvp", "watch", "--pool", "2"), 1);
+	assert_int_equal(HVCTL_RUN(r, c->dir, "kvp", "watch", "--pool", "2"), 1);
 	free(w);
 	free(r);
 }

@@ -13,34 +13,21 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/test-conf-util.h"
 #include "config.h"
 #include "fcopy/fcopy-settings.h"
 
 typedef struct Fixture {
-	char dir[64];
-	char file[128];
-	char dropins[128];
+	TestConfDir c;
 	FcopySettings s;
 } Fixture;
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-}
 
 static int setup(void **state)
 {
 	Fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-fcopy-settings-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->file, sizeof(f->file), "%s/hvguest.conf", f->dir);
-	snprintf(f->dropins, sizeof(f->dropins), "%s/hvguest.conf.d", f->dir);
+	test_conf_dir_new(&f->c, "test-fcopy-settings");
 	assert_int_equal(fcopy_settings_init(&f->s), 0);
 	*state = f;
 	return 0;
@@ -49,14 +36,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	Fixture *f = *state;
-	char path[PATH_MAX];
 
 	fcopy_settings_done(&f->s);
-	snprintf(path, sizeof(path), "%s/50-x.conf", f->dropins);
-	(void)unlink(path);
-	(void)rmdir(f->dropins);
-	(void)unlink(f->file);
-	assert_int_equal(rmdir(f->dir), 0);
+	test_conf_dir_remove(&f->c);
 	free(f);
 	return 0;
 }
@@ -81,7 +63,7 @@ static void test_defaults(void **state)
 
 	/* A missing file and drop-in directory change nothing. */
 	ConfError err = {};
-	assert_int_equal(fcopy_settings_load(&f->s, f->file, f->dropins, &err), 0);
+	assert_int_equal(fcopy_settings_load(&f->s, f->c.file, f->c.dropins, &err), 0);
 	assert_int_equal(f->s.file_mode, 0644);
 
 	assert_int_equal(fcopy_settings_policy(&f->s, &p), 0);
@@ -95,24 +77,22 @@ static void test_defaults(void **state)
 static void test_every_key(void **state)
 {
 	Fixture *f = *state;
-	char path[PATH_MAX];
 	ConfError err = {};
 	FcopyPolicy p;
 
-	write_text(f->file, "[kvp]\n"
-			    "file_mode = 0777\n"
-			    "[fcopy]\n"
-			    "allowed_roots = /srv/incoming  /home/shared/\n"
-			    "file_mode = 0600\n"
-			    "dir_mode = 0700\n"
-			    "owner = 1234\n"
-			    "group = 4321\n"
-			    "log_level = debug\n");
-	assert_int_equal(mkdir(f->dropins, 0755), 0);
-	snprintf(path, sizeof(path), "%s/50-x.conf", f->dropins);
-	write_text(path, "[fcopy]\nfile_mode = 0640\n");
+	test_write_text(f->c.file, "[kvp]\n"
+				   "file_mode = 0777\n"
+				   "[fcopy]\n"
+				   "allowed_roots = /srv/incoming  /home/shared/\n"
+				   "file_mode = 0600\n"
+				   "dir_mode = 0700\n"
+				   "owner = 1234\n"
+				   "group = 4321\n"
+				   "log_level = debug\n");
+	assert_int_equal(mkdir(f->c.dropins, 0755), 0);
+	test_write_text(f->c.dropin, "[fcopy]\nfile_mode = 0640\n");
 
-	assert_int_equal(fcopy_settings_load(&f->s, f->file, f->dropins, &err), 0);
+	assert_int_equal(fcopy_settings_load(&f->s, f->c.file, f->c.dropins, &err), 0);
 	assert_non_null(f->s.allowed_roots);
 	assert_string_equal(f->s.allowed_roots[0], "/srv/incoming");
 	assert_string_equal(f->s.allowed_roots[1], "/home/shared/");
@@ -141,8 +121,8 @@ static void test_empty_roots_mean_anywhere(void **state)
 	ConfError err = {};
 	FcopyPolicy p;
 
-	write_text(f->file, "[fcopy]\nallowed_roots = /srv\nallowed_roots =\n");
-	assert_int_equal(fcopy_settings_load(&f->s, f->file, NULL, &err), 0);
+	test_write_text(f->c.file, "[fcopy]\nallowed_roots = /srv\nallowed_roots =\n");
+	assert_int_equal(fcopy_settings_load(&f->s, f->c.file, NULL, &err), 0);
 	assert_int_equal(fcopy_settings_policy(&f->s, &p), 0);
 	assert_null(p.allowed_roots);
 }
@@ -151,14 +131,11 @@ static void expect_rejected(Fixture *f, const char *text, unsigned line, const c
 {
 	ConfError err = {};
 
-	write_text(f->file, text);
+	test_write_text(f->c.file, text);
 	fcopy_settings_done(&f->s);
 	assert_int_equal(fcopy_settings_init(&f->s), 0);
-	assert_int_equal(fcopy_settings_load(&f->s, f->file, NULL, &err), -EINVAL);
-	assert_int_equal(err.line, line);
-	assert_string_equal(err.key, key);
-	assert_string_equal(err.file, f->file);
-	assert_true(err.message[0] != '\0');
+	assert_int_equal(fcopy_settings_load(&f->s, f->c.file, NULL, &err), -EINVAL);
+	test_conf_error_check(&err, f->c.file, line, key);
 }
 
 static void test_bad_values(void **state)
@@ -180,27 +157,27 @@ static void test_owner_names(void **state)
 	ConfError err = {};
 	FcopyPolicy p;
 
-	write_text(f->file, "[fcopy]\nowner = root\ngroup = root\n");
-	assert_int_equal(fcopy_settings_load(&f->s, f->file, NULL, &err), 0);
+	test_write_text(f->c.file, "[fcopy]\nowner = root\ngroup = root\n");
+	assert_int_equal(fcopy_settings_load(&f->s, f->c.file, NULL, &err), 0);
 	assert_int_equal(fcopy_settings_policy(&f->s, &p), 0);
 	assert_true(p.set_owner);
 	assert_int_equal(p.uid, 0);
 	assert_int_equal(p.gid, 0);
 
 	/* Group only: the owner stays the daemon's. */
-	write_text(f->file, "[fcopy]\nowner =\ngroup = 77\n");
-	assert_int_equal(fcopy_settings_load(&f->s, f->file, NULL, &err), 0);
+	test_write_text(f->c.file, "[fcopy]\nowner =\ngroup = 77\n");
+	assert_int_equal(fcopy_settings_load(&f->s, f->c.file, NULL, &err), 0);
 	assert_int_equal(fcopy_settings_policy(&f->s, &p), 0);
 	assert_true(p.set_owner);
 	assert_int_equal(p.uid, geteuid());
 	assert_int_equal(p.gid, 77);
 
-	write_text(f->file, "[fcopy]\nowner = no-such-user-hvguest\ngroup =\n");
-	assert_int_equal(fcopy_settings_load(&f->s, f->file, NULL, &err), 0);
+	test_write_text(f->c.file, "[fcopy]\nowner = no-such-user-hvguest\ngroup =\n");
+	assert_int_equal(fcopy_settings_load(&f->s, f->c.file, NULL, &err), 0);
 	assert_int_equal(fcopy_settings_policy(&f->s, &p), -ESRCH);
 
-	write_text(f->file, "[fcopy]\nowner =\ngroup = no-such-group-hvguest\n");
-	assert_int_equal(fcopy_settings_load(&f->s, f->file, NULL, &err), 0);
+	test_write_text(f->c.file, "[fcopy]\nowner =\ngroup = no-such-group-hvguest\n");
+	assert_int_equal(fcopy_settings_load(&f->s, f->c.file, NULL, &err), 0);
 	assert_int_equal(fcopy_settings_policy(&f->s, &p), -ESRCH);
 }
 

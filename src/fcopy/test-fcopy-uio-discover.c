@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/test-conf-util.h"
 #include "common/fileio.h"
 
 #include "fcopy-uio-discover.h"
@@ -31,15 +32,6 @@ typedef struct Fixture {
 	size_t page;
 } Fixture;
 
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* Creates root-relative file path (and its directories) holding text. */
 static void put(const Fixture *f, const char *rel, const char *text)
 {
@@ -51,7 +43,7 @@ static void put(const Fixture *f, const char *rel, const char *text)
 	slash = strrchr(dir, '/');
 	*slash = '\0';
 	assert_int_equal(mkdir_p(dir, 0755), 0);
-	write_text(path, text);
+	test_write_text(path, text);
 }
 
 static void mkdir_rel(const Fixture *f, const char *rel)
@@ -339,7 +331,7 @@ static void check_bad_size(Fixture *f, const char *text)
 	assert_true(snprintf(path, sizeof(path),
 			     "%s/bus/vmbus/devices/" FCOPY_INST "/uio/uio1/maps/map0/size",
 			     f->sys) < (int)sizeof(path));
-	write_text(path, text);
+	test_write_text(path, text);
 	print_message("size '%s'\n", text);
 	/* bind = true: a bad size is final, not something to wait for. */
 	assert_int_equal(fcopy_uio_discover(f->sys, f->dev, true, &d), -EBADMSG);

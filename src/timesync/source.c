@@ -20,9 +20,11 @@ int source_pick_narrowest(const SourceReading *readings, size_t n, SourceSample 
 
 	for (size_t i = 0; i < n; i++) {
 		const SourceReading *r = &readings[i];
-		int64_t width = r->sys_after_ns - r->sys_before_ns;
+		int64_t width;
 
-		if (width < 0)
+		/* An overflowing width (stamps of other sources are not range-checked) is as
+		 * unusable as a negative one. */
+		if (__builtin_sub_overflow(r->sys_after_ns, r->sys_before_ns, &width) || width < 0)
 			continue;
 		if (found && width >= best.width_ns)
 			continue;
@@ -40,14 +42,22 @@ int source_pick_narrowest(const SourceReading *readings, size_t n, SourceSample 
 	return 0;
 }
 
+/*
+ * Stamps are accepted within ±2^62 ns (±146 years) of the epoch: then the difference of any two
+ * (a width, an offset) fits in int64. Anything beyond is garbage.
+ */
 static int ptp_time_to_ns(const struct ptp_clock_time *t, int64_t *ret)
 {
+	int64_t ns;
+
 	if (t->nsec >= 1000000000u)
 		return -EINVAL;
-	/* ±292 years around the epoch fit in int64 ns; anything beyond is garbage. */
-	if (t->sec > INT64_MAX / 1000000000 - 1 || t->sec < INT64_MIN / 1000000000 + 1)
+	if (t->sec > SOURCE_TIME_MAX_NS / 1000000000 || t->sec < -(SOURCE_TIME_MAX_NS / 1000000000))
 		return -EINVAL;
-	*ret = t->sec * 1000000000 + (int64_t)t->nsec;
+	ns = t->sec * 1000000000 + (int64_t)t->nsec;
+	if (ns > SOURCE_TIME_MAX_NS || ns < -SOURCE_TIME_MAX_NS)
+		return -EINVAL;
+	*ret = ns;
 	return 0;
 }
 

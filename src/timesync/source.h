@@ -11,6 +11,10 @@
 
 struct ptp_sys_offset;
 
+/* Largest |stamp| source_parse_ptp_sys_offset() accepts: 2^62 ns (about 146 years), so that the
+ * difference of two stamps always fits in int64. */
+#define SOURCE_TIME_MAX_NS (INT64_C(1) << 62)
+
 /* One reading: CLOCK_REALTIME before and after, the reference clock in between (all ns). */
 typedef struct SourceReading {
 	int64_t sys_before_ns;
@@ -40,7 +44,8 @@ typedef struct SourceSample {
  * @n: number of readings
  * @ret: the chosen reading as midpoint and width
  *
- * Readings whose sys_after is before sys_before (clock stepped in between) are skipped.
+ * Readings whose sys_after is before sys_before (clock stepped in between), or whose width does
+ * not fit in int64, are skipped.
  * Returns 0, -EINVAL for n == 0, or -ERANGE when no reading was usable.
  */
 int source_pick_narrowest(const SourceReading *readings, size_t n, SourceSample *ret);
@@ -53,6 +58,7 @@ int source_pick_narrowest(const SourceReading *readings, size_t n, SourceSample 
  * @n: capacity of @readings
  *
  * Returns the number of readings (min(n_samples, n)) or -EINVAL when n_samples is 0 or larger
- * than PTP_MAX_SAMPLES, or a nanosecond field is out of range.
+ * than PTP_MAX_SAMPLES, or a nanosecond field is out of range (nsec >= 10^9, or a stamp beyond
+ * ±SOURCE_TIME_MAX_NS).
  */
 int source_parse_ptp_sys_offset(const struct ptp_sys_offset *p, SourceReading *readings, size_t n);

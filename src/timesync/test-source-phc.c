@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/test-conf-util.h"
 #include "common/macro.h"
 #include "timesync/source-phc.h"
 
@@ -54,15 +55,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* SYS/class/ptp/NAME/clock_name = clock_name (NULL: no clock_name file). */
 static void add_ptp(const Tree *t, const char *name, const char *clock_name)
 {
@@ -77,7 +69,7 @@ static void add_ptp(const Tree *t, const char *name, const char *clock_name)
 	if (!clock_name)
 		return;
 	snprintf(path, sizeof(path), "%s/class/ptp/%s/clock_name", t->sys, name);
-	write_text(path, clock_name);
+	test_write_text(path, clock_name);
 }
 
 static void expect_found(const Tree *t, const char *dev_name)
@@ -128,7 +120,7 @@ static void test_find_symlink_fallback(void **state)
 
 	/* The udev symlink (dangling is fine: the node itself is not opened here). */
 	snprintf(link, sizeof(link), "%s/ptp_hyperv", t->dev);
-	write_text(link, "");
+	test_write_text(link, "");
 	expect_found(t, "ptp_hyperv");
 
 	/* No /sys/class at all: still the symlink. */
@@ -270,7 +262,7 @@ static void test_open_real_file(void **state)
 	assert_int_equal(phc_source_open(path, &s), -ENOENT);
 
 	/* A regular file opens; the real ioctl() then says it is not a PTP clock. */
-	write_text(path, "");
+	test_write_text(path, "");
 	assert_int_equal(phc_source_open(path, &s), 0);
 	assert_string_equal(phc_source_path(s), path);
 	assert_int_equal(phc_source_ops.read(s, r, 1), -ENOTTY);

@@ -51,6 +51,50 @@ static void test_pick_no_overflow(void **state)
 	assert_int_equal(s.sys_ns, INT64_MAX - 5);
 }
 
+/* Regression (fuzz-ptp-sys-offset): stamps far apart made the width overflow (UB). */
+static void test_pick_width_overflow_skipped(void **state)
+{
+	const SourceReading r[] = {
+		{ .sys_before_ns = -INT64_MAX + 5, .phc_ns = 1, .sys_after_ns = INT64_MAX - 5 },
+		{ .sys_before_ns = 100, .phc_ns = 2, .sys_after_ns = 300 },
+	};
+	SourceSample s = {};
+
+	assert_int_equal(source_pick_narrowest(r, 2, &s), 0);
+	assert_int_equal(s.phc_ns, 2);
+	assert_int_equal(s.width_ns, 200);
+	assert_int_equal(source_pick_narrowest(r, 1, &s), -ERANGE);
+}
+
+/* Regression (fuzz-ptp-sys-offset): stamps ±292 years apart passed the parser, and their
+ * difference overflowed in source_pick_narrowest() and the loop's offset. */
+static void test_parse_limits_range(void **state)
+{
+	struct ptp_sys_offset p = { .n_samples = 1 };
+	SourceReading r[1];
+	SourceSample s;
+	const int64_t max_sec = SOURCE_TIME_MAX_NS / 1000000000;
+
+	p.ts[0] = (struct ptp_clock_time){ .sec = -max_sec, .nsec = 0 };
+	p.ts[2] = (struct ptp_clock_time){ .sec = max_sec, .nsec = 0 };
+	assert_int_equal(source_parse_ptp_sys_offset(&p, r, 1), 1);
+	assert_int_equal(source_pick_narrowest(r, 1, &s), 0);
+	assert_true(s.width_ns == 2 * max_sec * 1000000000);
+
+	/* one second more either way, or nanoseconds that carry past 2^62: rejected */
+	p.ts[2].sec = max_sec + 1;
+	assert_int_equal(source_parse_ptp_sys_offset(&p, r, 1), -EINVAL);
+	p.ts[2].sec = max_sec;
+	p.ts[2].nsec = 999999999;
+	assert_int_equal(source_parse_ptp_sys_offset(&p, r, 1), -EINVAL);
+	p.ts[2].nsec = 0;
+	p.ts[1].sec = -max_sec - 1;
+	assert_int_equal(source_parse_ptp_sys_offset(&p, r, 1), -EINVAL);
+	/* the former limit, ±(INT64_MAX / 10^9 - 1) s, is garbage now */
+	p.ts[1].sec = INT64_MAX / 1000000000 - 1;
+	assert_int_equal(source_parse_ptp_sys_offset(&p, r, 1), -EINVAL);
+}
+
 static void test_parse_ptp_sys_offset(void **state)
 {
 	struct ptp_sys_offset p = { .n_samples = 2 };
@@ -101,6 +145,8 @@ int main(void)
 		cmocka_unit_test(test_pick_no_overflow),
 		cmocka_unit_test(test_parse_ptp_sys_offset),
 		cmocka_unit_test(test_parse_rejects_garbage),
+		cmocka_unit_test(test_pick_width_overflow_skipped),
+		cmocka_unit_test(test_parse_limits_range),
 	};
 
 	return cmocka_run_group_tests_name("timesync-source", tests, NULL, NULL);

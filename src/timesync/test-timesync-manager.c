@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/test-conf-util.h"
 #include "clock-model.h"
 #include "common/conf.h"
 #include "common/fileio.h"
@@ -134,15 +135,6 @@ static int64_t t_real(void *userdata)
 
 /* ---- fixture ---- */
 
-static void write_text(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "we");
-
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-}
-
 static int setup(void **state)
 {
 	Fixture *f = calloc(1, sizeof(*f));
@@ -164,7 +156,7 @@ static int setup(void **state)
 	(void)snprintf(path, sizeof(path), "%s/1", f->proc);
 	assert_int_equal(mkdir(path, 0755), 0);
 	(void)snprintf(path, sizeof(path), "%s/1/comm", f->proc);
-	write_text(path, "systemd\n");
+	test_write_text(path, "systemd\n");
 
 	clock_model_config_default(&mc);
 	mc.seed = 42;
@@ -456,7 +448,7 @@ static void test_auto_competitor_monitors(void **state)
 	(void)snprintf(path, sizeof(path), "%s/4242", f->proc);
 	assert_int_equal(mkdir(path, 0755), 0);
 	(void)snprintf(path, sizeof(path), "%s/4242/comm", f->proc);
-	write_text(path, "chronyd\n");
+	test_write_text(path, "chronyd\n");
 
 	assert_int_equal(start(f, TIMESYNC_MODE_AUTO), 1);
 	run_until(f, S(10));
@@ -470,6 +462,127 @@ static void test_auto_competitor_monitors(void **state)
 	assert_true(json_has(buf, "adjusting", "false"));
 	assert_true(json_has(buf, "reason", "\"chronyd is active\""));
 	assert_true(json_has(buf, "updated_usec", "17"));
+}
+
+/* A fake chronyd (pid 4242) in the fake /proc appears or goes away. */
+static void set_chronyd(Fixture *f, bool running)
+{
+	char path[160];
+
+	(void)snprintf(path, sizeof(path), "%s/4242/comm", f->proc);
+	if (!running) {
+		assert_int_equal(unlink(path), 0);
+		(void)snprintf(path, sizeof(path), "%s/4242", f->proc);
+		assert_int_equal(rmdir(path), 0);
+		return;
+	}
+	(void)snprintf(path, sizeof(path), "%s/4242", f->proc);
+	assert_int_equal(mkdir(path, 0755), 0);
+	(void)snprintf(path, sizeof(path), "%s/4242/comm", f->proc);
+	test_write_text(path, "chronyd\n");
+}
+
+static unsigned n_adjustments(const Fixture *f)
+{
+	return f->n_set_frequency + f->n_step + f->n_set_sync_status;
+}
+
+static void test_auto_competitor_comes_and_goes(void **state)
+{
+	Fixture *f = *state;
+	TimesyncManagerState st;
+	char buf[4096];
+	unsigned n_adj, n_polls;
+	double cmd_ppb, freq;
+
+	/* alone: disciplines and converges */
+	assert_int_equal(start(f, TIMESYNC_MODE_AUTO), 1);
+	run_until(f, S(120));
+	manager_get_state(f->m, &st);
+	assert_false(st.monitor);
+	assert_int_equal(st.loop->servo_state, SERVO_LOCKED);
+	assert_true(fabs(clock_model_offset(&f->model)) < 10000.0);
+
+	/* chronyd starts at t = 120 s: the check 60 s after the last one notices it */
+	set_chronyd(f, true);
+	run_until(f, S(180) + S(0.5));
+	manager_get_state(f->m, &st);
+	assert_true(st.monitor);
+	assert_string_equal(st.reason, "chronyd is active");
+	read_status(f, buf, sizeof(buf));
+	assert_true(json_has(buf, "mode", "\"monitor\""));
+	assert_true(json_has(buf, "adjusting", "false"));
+	assert_true(json_has(buf, "reason", "\"chronyd is active\""));
+	assert_true(json_has(buf, "last_event", "\"switched to monitor\""));
+
+	/* from then on the clock is left alone: frequency as it was, nothing told to the kernel,
+	 * even when chronyd steps the clock and the virtual loop re-acquires */
+	n_adj = n_adjustments(f);
+	cmd_ppb = f->model.cmd_ppb;
+	n_polls = st.loop->n_polls;
+	assert_int_equal(clock_model_clock_ops.step(&f->model, 2000000), 0);
+	run_until(f, S(300));
+	manager_get_state(f->m, &st);
+	assert_true(st.monitor);
+	assert_true(st.loop->n_polls > n_polls + 300);
+	assert_int_equal(n_adjustments(f), n_adj);
+	assert_true(f->model.cmd_ppb == cmd_ppb);
+	/* the monitor still measures the real clock: 2 ms ahead now */
+	assert_true(fabs(st.offset_ns - clock_model_offset(&f->model)) < 20000.0);
+	assert_true(st.offset_ns > 1.9e6);
+	read_status(f, buf, sizeof(buf));
+	assert_true(json_has(buf, "steps", "0")); /* monitor mode reports no steps of its own */
+
+	/* chronyd stops at t = 300 s: back to disciplining within a minute, re-acquiring from the
+	 * kernel's frequency (reset as after a reopen), and the 2 ms are taken out again */
+	set_chronyd(f, false);
+	assert_int_equal(clock_model_clock_ops.get_frequency(&f->model, &freq), 0);
+	assert_true(freq == cmd_ppb);
+	run_until(f, S(360) + S(0.5));
+	manager_get_state(f->m, &st);
+	assert_false(st.monitor);
+	assert_string_equal(st.reason, "");
+	assert_true(n_adjustments(f) > n_adj);
+	read_status(f, buf, sizeof(buf));
+	assert_true(json_has(buf, "mode", "\"discipline\""));
+	assert_true(json_has(buf, "adjusting", "true"));
+	run_until(f, S(480));
+	manager_get_state(f->m, &st);
+	assert_false(st.monitor);
+	assert_int_equal(st.loop->servo_state, SERVO_LOCKED);
+	assert_true(fabs(clock_model_offset(&f->model)) < 10000.0);
+	assert_true(f->model.synced);
+	read_status(f, buf, sizeof(buf));
+	assert_true(json_has(buf, "steps", "2")); /* the start and the 2 ms */
+}
+
+static void test_explicit_modes_never_switch(void **state)
+{
+	Fixture *f = *state;
+	TimesyncManagerState st;
+	unsigned n_adj;
+
+	/* mode=discipline keeps adjusting although chronyd runs (the administrator said so) */
+	set_chronyd(f, true);
+	assert_int_equal(start(f, TIMESYNC_MODE_DISCIPLINE), 1);
+	run_until(f, S(60));
+	n_adj = n_adjustments(f);
+	run_until(f, S(200));
+	manager_get_state(f->m, &st);
+	assert_false(st.monitor);
+	assert_true(n_adjustments(f) > n_adj + 300);
+	assert_int_equal(st.loop->servo_state, SERVO_LOCKED);
+	f->m = manager_free(f->m);
+
+	/* mode=monitor stays read-only although nothing else runs */
+	set_chronyd(f, false);
+	assert_int_equal(start(f, TIMESYNC_MODE_MONITOR), 1);
+	n_adj = n_adjustments(f);
+	run_until(f, S(400));
+	manager_get_state(f->m, &st);
+	assert_true(st.monitor);
+	assert_string_equal(st.reason, "mode=monitor");
+	assert_int_equal(n_adjustments(f), n_adj);
 }
 
 static void test_auto_alone_disciplines(void **state)
@@ -524,11 +637,12 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_monitor_never_adjusts),	  T(test_discipline_converges),
-		T(test_stale_is_holdover),	  T(test_enodev_reopens_with_backoff),
-		T(test_auto_competitor_monitors), T(test_auto_alone_disciplines),
-		T(test_status_file_rate_limited), T(test_no_phc),
-		T(test_explicit_phc_missing),
+		T(test_monitor_never_adjusts),	     T(test_discipline_converges),
+		T(test_stale_is_holdover),	     T(test_enodev_reopens_with_backoff),
+		T(test_auto_competitor_monitors),    T(test_auto_alone_disciplines),
+		T(test_status_file_rate_limited),    T(test_no_phc),
+		T(test_explicit_phc_missing),	     T(test_auto_competitor_comes_and_goes),
+		T(test_explicit_modes_never_switch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

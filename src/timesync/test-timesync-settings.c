@@ -13,35 +13,20 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/test-conf-util.h"
 #include "timesync/timesync-settings.h"
 
 typedef struct Fixture {
-	char dir[64];
-	char file[128];
-	char dropins[128];
-	char dropin[160];
+	TestConfDir c;
 	TimesyncSettings s;
 } Fixture;
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
 
 static int setup(void **state)
 {
 	Fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-timesync-settings-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->file, sizeof(f->file), "%s/hvguest.conf", f->dir);
-	snprintf(f->dropins, sizeof(f->dropins), "%s/hvguest.conf.d", f->dir);
-	snprintf(f->dropin, sizeof(f->dropin), "%s/50-x.conf", f->dropins);
+	test_conf_dir_new(&f->c, "test-timesync-settings");
 	assert_int_equal(timesync_settings_init(&f->s), 0);
 	*state = f;
 	return 0;
@@ -52,10 +37,7 @@ static int teardown(void **state)
 	Fixture *f = *state;
 
 	timesync_settings_done(&f->s);
-	(void)unlink(f->dropin);
-	(void)rmdir(f->dropins);
-	(void)unlink(f->file);
-	assert_int_equal(rmdir(f->dir), 0);
+	test_conf_dir_remove(&f->c);
 	free(f);
 	return 0;
 }
@@ -77,7 +59,7 @@ static void test_defaults(void **state)
 	assert_string_equal(f->s.run_dir, "/run/hvguest");
 
 	/* Missing file and drop-in directory: nothing changes. */
-	assert_int_equal(timesync_settings_load(&f->s, f->file, f->dropins, &err), 0);
+	assert_int_equal(timesync_settings_load(&f->s, f->c.file, f->c.dropins, &err), 0);
 	assert_int_equal(f->s.mode, TIMESYNC_MODE_AUTO);
 	assert_int_equal(f->s.poll_interval_ms, 250);
 
@@ -97,15 +79,15 @@ static void test_every_key(void **state)
 	ServoPiConfig c;
 	Servo *servo = NULL;
 
-	write_text(f->file, "[vss]\n"
-			    "hook_timeout = 5s\n"
-			    "[timesync]\n"
-			    "mode = monitor\n"
-			    "step_threshold_ms = 0\n"
-			    "poll_interval_ms = 1000\n"
-			    "phc = /dev/ptp3\n"
-			    "log_level = debug\n");
-	assert_int_equal(timesync_settings_load(&f->s, f->file, NULL, &err), 0);
+	test_write_text(f->c.file, "[vss]\n"
+				   "hook_timeout = 5s\n"
+				   "[timesync]\n"
+				   "mode = monitor\n"
+				   "step_threshold_ms = 0\n"
+				   "poll_interval_ms = 1000\n"
+				   "phc = /dev/ptp3\n"
+				   "log_level = debug\n");
+	assert_int_equal(timesync_settings_load(&f->s, f->c.file, NULL, &err), 0);
 	assert_int_equal(f->s.mode, TIMESYNC_MODE_MONITOR);
 	assert_null(f->s.mode_name);
 	assert_int_equal(f->s.step_threshold_ms, 0);
@@ -120,16 +102,16 @@ static void test_every_key(void **state)
 	servo = servo_free(servo);
 
 	/* The drop-in overrides the main file. */
-	assert_int_equal(mkdir(f->dropins, 0755), 0);
-	write_text(f->dropin, "[timesync]\nmode = discipline\nstep_threshold_ms = 500\n");
-	assert_int_equal(timesync_settings_load(&f->s, f->file, f->dropins, &err), 0);
+	assert_int_equal(mkdir(f->c.dropins, 0755), 0);
+	test_write_text(f->c.dropin, "[timesync]\nmode = discipline\nstep_threshold_ms = 500\n");
+	assert_int_equal(timesync_settings_load(&f->s, f->c.file, f->c.dropins, &err), 0);
 	assert_int_equal(f->s.mode, TIMESYNC_MODE_DISCIPLINE);
 	assert_int_equal(f->s.step_threshold_ms, 500);
 	timesync_settings_servo_config(&f->s, &c);
 	assert_int_equal(c.step_threshold_ns, 500000000);
 
-	write_text(f->dropin, "[timesync]\nmode = auto\n");
-	assert_int_equal(timesync_settings_load(&f->s, f->file, f->dropins, &err), 0);
+	test_write_text(f->c.dropin, "[timesync]\nmode = auto\n");
+	assert_int_equal(timesync_settings_load(&f->s, f->c.file, f->c.dropins, &err), 0);
 	assert_int_equal(f->s.mode, TIMESYNC_MODE_AUTO);
 }
 
@@ -138,12 +120,9 @@ static void expect_bad(Fixture *f, const char *text, unsigned line, const char *
 {
 	ConfError err = {};
 
-	write_text(f->file, text);
-	assert_int_equal(timesync_settings_load(&f->s, f->file, NULL, &err), -EINVAL);
-	assert_string_equal(err.file, f->file);
-	assert_int_equal(err.line, line);
-	assert_string_equal(err.key, key);
-	assert_true(err.message[0] != '\0');
+	test_write_text(f->c.file, text);
+	assert_int_equal(timesync_settings_load(&f->s, f->c.file, NULL, &err), -EINVAL);
+	test_conf_error_check(&err, f->c.file, line, key);
 }
 
 static void test_bad_values(void **state)
@@ -166,17 +145,17 @@ static void test_bad_mode_in_dropin(void **state)
 	Fixture *f = *state;
 	ConfError err = {};
 
-	write_text(f->file, "[timesync]\nmode = monitor\n");
-	assert_int_equal(mkdir(f->dropins, 0755), 0);
-	write_text(f->dropin, "[timesync]\nmode = Monitor\n");
-	assert_int_equal(timesync_settings_load(&f->s, f->file, f->dropins, &err), -EINVAL);
-	assert_string_equal(err.file, f->dropins);
+	test_write_text(f->c.file, "[timesync]\nmode = monitor\n");
+	assert_int_equal(mkdir(f->c.dropins, 0755), 0);
+	test_write_text(f->c.dropin, "[timesync]\nmode = Monitor\n");
+	assert_int_equal(timesync_settings_load(&f->s, f->c.file, f->c.dropins, &err), -EINVAL);
+	assert_string_equal(err.file, f->c.dropins);
 	assert_string_equal(err.key, "mode");
 	assert_non_null(strstr(err.message, "Monitor"));
 
 	/* A later valid assignment in the same file wins over an earlier bad one. */
-	write_text(f->dropin, "[timesync]\nmode = bogus\nmode = discipline\n");
-	assert_int_equal(timesync_settings_load(&f->s, f->file, f->dropins, &err), 0);
+	test_write_text(f->c.dropin, "[timesync]\nmode = bogus\nmode = discipline\n");
+	assert_int_equal(timesync_settings_load(&f->s, f->c.file, f->c.dropins, &err), 0);
 	assert_int_equal(f->s.mode, TIMESYNC_MODE_DISCIPLINE);
 }
 

@@ -31,6 +31,7 @@
 #define STATUS_FILE_INTERVAL_NS NSEC_PER_SEC_I		/* timesync.json at most this often */
 #define REOPEN_DELAY_MIN_NS NSEC_PER_SEC_I
 #define REOPEN_DELAY_MAX_NS (60 * NSEC_PER_SEC_I)
+#define COMPETITOR_CHECK_NS (60 * NSEC_PER_SEC_I) /* mode=auto: look for chronyd & co. again */
 
 /*
  * Monitor mode: the clock and reference the loop sees. Reads pass through with a phase added:
@@ -71,6 +72,8 @@ struct Manager {
 	MonitorClock mon;
 	char reason[160];
 	char competitor[32];
+	int64_t last_check_ns; /* monotonic time of the last competitor scan */
+	unsigned n_steps_real; /* loop.status.n_steps when monitor mode began (auto switch) */
 
 	int run_dir_fd;
 	uint64_t rng;
@@ -343,10 +346,50 @@ static int open_source(Manager *m)
 	return 0;
 }
 
+/*
+ * mode=auto: scans for another time service. Returns true (monitor) when one runs or the scan
+ * failed (unknown is treated like a competitor: fighting one is worse than idling), with the
+ * reason in reason[]; false (discipline) when we are alone. *ret_error gets the scan's error.
+ */
+static bool want_monitor(Manager *m, char *reason, size_t size, int *ret_error)
+{
+	int r;
+
+	r = timesync_find_competitor(m->proc_dir, m->competitor, sizeof(m->competitor));
+	*ret_error = MIN(r, 0);
+	if (r > 0) {
+		(void)snprintf(reason, size, "%s is active", m->competitor);
+		return true;
+	}
+	if (r < 0) {
+		(void)snprintf(reason, size, "could not check for other time services");
+		return true;
+	}
+	reason[0] = '\0';
+	return false;
+}
+
+static void log_auto_monitor(Manager *m, int error, bool at_start)
+{
+	if (error < 0)
+		log_warning_errno(error,
+				  "Could not scan %s for other time services (%m); only monitoring "
+				  "(mode=auto; set mode=discipline to override).",
+				  m->proc_dir);
+	else
+		log_fields_errno(LOG_NOTICE, 0,
+				 LOG_FIELDS("HV_OP=timesync", HV_MESSAGE_ID_TIMESYNC_MONITOR),
+				 "%s %s and adjusts the system clock; two services adjusting one "
+				 "clock fight each other, so this daemon only monitors it%s "
+				 "(mode=auto; set mode=discipline to override).",
+				 m->competitor, at_start ? "is running" : "started",
+				 at_start ? "" : " from now on, leaving the frequency as it is");
+}
+
 /* mode=auto: monitor only if another time service already disciplines the clock. */
 static void decide_mode(Manager *m)
 {
-	int r;
+	int error;
 
 	switch (m->mode_setting) {
 	case TIMESYNC_MODE_DISCIPLINE:
@@ -363,27 +406,9 @@ static void decide_mode(Manager *m)
 	case _TIMESYNC_MODE_INVALID:
 		break;
 	}
-	r = timesync_find_competitor(m->proc_dir, m->competitor, sizeof(m->competitor));
-	if (r > 0) {
-		m->monitor = true;
-		(void)snprintf(m->reason, sizeof(m->reason), "%s is active", m->competitor);
-		log_fields_errno(
-			LOG_NOTICE, 0, LOG_FIELDS("HV_OP=timesync", HV_MESSAGE_ID_TIMESYNC_MONITOR),
-			"%s is running and adjusts the system clock; two services adjusting "
-			"one clock fight each other, so this daemon only monitors it "
-			"(mode=auto; set mode=discipline to override).",
-			m->competitor);
-	} else if (r < 0) {
-		/* Unknown is treated like a competitor: fighting one is worse than idling. */
-		m->monitor = true;
-		(void)snprintf(m->reason, sizeof(m->reason),
-			       "could not check for other time services");
-		log_warning_errno(r,
-				  "Could not scan %s for other time services (%m); only monitoring "
-				  "(mode=auto; set mode=discipline to override).",
-				  m->proc_dir);
-	} else
-		m->monitor = false;
+	m->monitor = want_monitor(m, m->reason, sizeof(m->reason), &error);
+	if (m->monitor)
+		log_auto_monitor(m, error, true);
 }
 
 static int open_run_dir(Manager *m)
@@ -455,6 +480,7 @@ int manager_start(Manager *m)
 		log_warning_errno(r, "Cannot open %s (%m); no status file for hvctl.", m->run_dir);
 	if (!m->monitor)
 		log_info("Disciplining the system clock against %s.", m->phc_path);
+	m->last_check_ns = m->ops.monotonic_ns(m->ops.userdata);
 	m->started = true;
 	return 1;
 }
@@ -625,6 +651,112 @@ static void report(Manager *m, int64_t now)
 	report_file(m, now, changed);
 }
 
+/* ---- mode=auto: competitors starting and stopping ---- */
+
+/*
+ * Points the loop at the real clock (discipline) or at a fresh virtual clock over it (monitor),
+ * and re-acquires as at start-up from the kernel's current frequency: a new servo, the filter
+ * reset as after a reopen (keeping its learned counter error). Entering monitor mode leaves the
+ * kernel's frequency and sync status exactly as they are. Counters carry on, except that the
+ * steps of the virtual clock are not reported as steps of the real one. On failure nothing
+ * changes.
+ */
+static int set_monitor(Manager *m, bool monitor)
+{
+	const ClockOps *clock = m->ops.clock;
+	void *clock_data = m->ops.clock_data;
+	TimesyncLoopConfig lc = m->loop.c;
+	TimesyncLoopStatus st = m->loop.status;
+	PhcFilter filter = m->loop.filter;
+	ServoPiConfig sc = m->servo_config;
+	MonitorClock mon;
+	Servo *servo;
+	double freq;
+	int r;
+
+	if (monitor) {
+		r = mon_init(&mon, clock, clock_data);
+		if (r < 0)
+			return r;
+		freq = mon.base_ppb;
+	} else {
+		r = clock->get_frequency(clock_data, &freq);
+		if (r < 0)
+			return r;
+	}
+	sc.initial_frequency_ppb = MAX(-sc.max_frequency_ppb, MIN(sc.max_frequency_ppb, freq));
+	r = servo_pi_new(&sc, &servo);
+	if (r < 0)
+		return r;
+
+	servo_free(m->servo);
+	m->servo = servo;
+	m->monitor = monitor;
+	if (monitor) {
+		m->mon = mon;
+		m->n_steps_real = st.n_steps;
+		clock = &m->mon.ops;
+		clock_data = &m->mon;
+	} else
+		st.n_steps = m->n_steps_real;
+	/* cannot fail: the configuration and the servo were accepted before */
+	assert_se(timesync_loop_init(&m->loop, &lc, clock, clock_data,
+				     monitor ? &mon_source_ops : m->source_ops,
+				     monitor ? (void *)&m->mon : m->source, servo, freq) == 0);
+	attach_source(m);
+	m->loop.filter = filter;
+	phc_filter_reset(&m->loop.filter);
+	st.servo_state = SERVO_UNLOCKED;
+	st.last_verdict = PHC_FILTER_SKIP;
+	st.holdover = false;
+	st.frequency_ppb = freq;
+	m->loop.status = st;
+	m->prev = st;
+	return 0;
+}
+
+/*
+ * mode=auto, once every COMPETITOR_CHECK_NS of monotonic time: chronyd & co. may start or stop
+ * after us. Switch to monitoring when one appears (or the scan fails), back to disciplining
+ * when it is gone; each switch is logged once.
+ */
+static void recheck_competitors(Manager *m, int64_t now)
+{
+	char reason[sizeof(m->reason)];
+	bool monitor;
+	int error, r;
+
+	if (m->mode_setting != TIMESYNC_MODE_AUTO || now - m->last_check_ns < COMPETITOR_CHECK_NS)
+		return;
+	m->last_check_ns = now;
+	monitor = want_monitor(m, reason, sizeof(reason), &error);
+	if (monitor == m->monitor) {
+		/* e.g. chronyd replaced by ntpd: no new mode, just the current reason */
+		if (monitor)
+			(void)snprintf(m->reason, sizeof(m->reason), "%s", reason);
+		return;
+	}
+	r = set_monitor(m, monitor);
+	if (r < 0) {
+		/* the next check tries again */
+		log_warning_errno(r, "Could not switch to %s mode: %m",
+				  monitor ? "monitor" : "discipline");
+		return;
+	}
+	if (monitor) {
+		(void)snprintf(m->reason, sizeof(m->reason), "%s", reason);
+		(void)snprintf(m->last_event, sizeof(m->last_event), "switched to monitor");
+		log_auto_monitor(m, error, false);
+	} else {
+		m->reason[0] = '\0';
+		(void)snprintf(m->last_event, sizeof(m->last_event), "switched to discipline");
+		log_fields_errno(LOG_NOTICE, 0, LOG_FIELDS("HV_OP=timesync"),
+				 "No other time service is running any more; disciplining the "
+				 "system clock against %s again (mode=auto).",
+				 m->phc_path);
+	}
+}
+
 /* ---- polling ---- */
 
 /* The poll interval dithered ±25 % (splitmix64), so polls do not lock onto host samples. */
@@ -683,6 +815,7 @@ int64_t manager_poll(Manager *m)
 	if (!m->source)
 		return try_reopen(m, now);
 
+	recheck_competitors(m, now);
 	r = timesync_loop_step(&m->loop);
 	if (r == -ENODEV) {
 		log_fields_errno(LOG_WARNING, r, LOG_FIELDS("HV_OP=timesync"),

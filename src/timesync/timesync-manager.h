@@ -86,7 +86,10 @@ int manager_start(Manager *m);
  * manager_poll() - one poll of the loop with everything around it
  * @m: started manager
  *
- * Reopens the PHC if it went away (with back-off), steps the loop, logs events, sends READY=1
+ * Reopens the PHC if it went away (with back-off); with mode=auto, every 60 s of monotonic time,
+ * looks for another time service again and switches to monitoring when one appeared (the kernel
+ * frequency is left as it is) or back to disciplining when it is gone (re-acquiring), logging
+ * each switch once; steps the loop, logs events, sends READY=1
  * after the first reading (or -ESTALE), STATUS= every 10 s or on a change, and writes
  * timesync.json at most once a second. Returns the delay in ns until the next poll (the poll
  * interval dithered by ±25 %, or the reopen back-off), or a negative errno for a fatal error

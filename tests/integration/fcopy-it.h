@@ -9,17 +9,23 @@
  * (hostsim_fcopy_uio_kill_channel()) it stays dead, so a test that kills it must be the last
  * uio test of its process.
  *
- * Included by the test programs only (static functions; every program uses most of them).
+ * Included by the test programs only (static functions; every program uses most of them). The
+ * check helpers at the end fail the running cmocka test.
  */
 #pragma once
 
+/* cmocka.h needs these first. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,3 +480,102 @@ static inline int fit_mode(const char *path)
 
 /* snprintf into an array that must not truncate (the test fails if it would). */
 #define FIT_FMT(buf, ...) assert_true(snprintf(buf, sizeof(buf), __VA_ARGS__) < (int)sizeof(buf))
+
+/* Fails the test unless the host saw want (got: fit_copy()'s or a step's status). */
+static inline void fit_check_status(int64_t got, uint32_t want, HostSimFcopyTransport t,
+				    const char *what)
+{
+	if (got < 0)
+		fail_msg("%s (%s): simulator failed: %s", what, fit_name(t), strerror((int)-got));
+	if ((uint32_t)got != want)
+		fail_msg("%s (%s): host saw %s (0x%08x), expected %s", what, fit_name(t),
+			 hv_status_to_string((uint32_t)got), (unsigned)got,
+			 hv_status_to_string(want));
+}
+
+/* Fails the test unless dir holds exactly want (fit_list()'s format). */
+static inline void fit_check_list(const char *dir, const char *want, HostSimFcopyTransport t)
+{
+	char got[4096];
+
+	assert_true(fit_list(dir, got, sizeof(got)) >= 0);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s (%s): holds '%s', expected '%s'", dir, fit_name(t), got, want);
+}
+
+/* Fails the test unless dest is a regular file (not a symlink) with src's bytes. */
+static inline void fit_check_same(const char *src, const char *dest, HostSimFcopyTransport t)
+{
+	int64_t d = fit_cmp(src, dest);
+
+	if (d != -1)
+		fail_msg("%s (%s): %s", dest, fit_name(t),
+			 d == -2 ? "missing" : "differs from the source");
+}
+
+/* One fragment of reproducible data (fit_fill() with seed), malloc()ed: free() it. */
+static inline uint8_t *fit_fragment(uint64_t seed)
+{
+	uint8_t *buf = malloc(FIT_FRAGMENT);
+
+	assert_non_null(buf);
+	fit_fill(buf, FIT_FRAGMENT, seed);
+	return buf;
+}
+
+/*
+ * START of a transfer of total bytes to dir/name, then n WRITEs of buf (FIT_FRAGMENT bytes
+ * each, at offsets 0, FIT_FRAGMENT, ...), each checked for HV_S_OK: a transfer left open
+ * mid-way for the test to cancel, break or attack.
+ */
+static inline void fit_begin_transfer(Fit *f, HostSimFcopyTransport t, const char *dir,
+				      const char *name, uint32_t flags, uint64_t total,
+				      const uint8_t *buf, unsigned n)
+{
+	uint32_t st = 1;
+
+	assert_int_equal(hostsim_fcopy_via_start(f->sim, t, dir, name, flags, total, &st), 0);
+	fit_check_status(st, HV_S_OK, t, "START");
+	for (unsigned k = 0; k < n; k++) {
+		assert_int_equal(hostsim_fcopy_via_write(f->sim, t, (uint64_t)k * FIT_FRAGMENT, buf,
+							 FIT_FRAGMENT, &st),
+				 0);
+		fit_check_status(st, HV_S_OK, t, "WRITE");
+	}
+}
+
+/* cmocka group setup: a new Fit in *state. */
+static inline int fit_group_setup(void **state)
+{
+	Fit *f = NULL;
+	int r = fit_new(&f);
+
+	if (r < 0) {
+		fprintf(stderr, "Cannot set up the simulator and daemons: %s\n", strerror(-r));
+		fit_free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+/* cmocka teardown: the daemons back on the empty config after a test that changed it. */
+static inline int fit_restore_defaults(void **state)
+{
+	Fit *f = *state;
+
+	for (unsigned i = 0; i < FIT_NT; i++)
+		if (fit_restart(f, fit_transports[i], NULL) < 0)
+			return -1;
+	return 0;
+}
+
+/* Whether this process may run the tests (root, /dev/fuse); says why not on stderr. */
+static inline bool fit_can_run(void)
+{
+	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) < 0) {
+		fprintf(stderr, "needs root and /dev/fuse; skipping\n");
+		return false;
+	}
+	return true;
+}

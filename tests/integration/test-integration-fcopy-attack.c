@@ -17,61 +17,9 @@
 #include "fcopy-it.h"
 #include "fcopy/fcopy-transfer.h"
 
-static void check_status(int64_t got, uint32_t want, HostSimFcopyTransport t, const char *what)
-{
-	if (got < 0)
-		fail_msg("%s (%s): simulator failed: %s", what, fit_name(t), strerror((int)-got));
-	if ((uint32_t)got != want)
-		fail_msg("%s (%s): host saw %s (0x%08x), expected %s", what, fit_name(t),
-			 hv_status_to_string((uint32_t)got), (unsigned)got,
-			 hv_status_to_string(want));
-}
-
-static void check_list(const char *dir, const char *want, HostSimFcopyTransport t)
-{
-	char got[4096];
-
-	assert_true(fit_list(dir, got, sizeof(got)) >= 0);
-	if (strcmp(got, want) != 0)
-		fail_msg("%s (%s): holds '%s', expected '%s'", dir, fit_name(t), got, want);
-}
-
-static void check_same(const char *src, const char *dest, HostSimFcopyTransport t)
-{
-	int64_t d = fit_cmp(src, dest);
-
-	if (d != -1)
-		fail_msg("%s (%s): %s", dest, fit_name(t),
-			 d == -2 ? "missing" : "differs from the source");
-}
-
-static int group_setup(void **state)
-{
-	Fit *f = NULL;
-	int r = fit_new(&f);
-
-	if (r < 0) {
-		fprintf(stderr, "Cannot set up the simulator and daemons: %s\n", strerror(-r));
-		fit_free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
 static int group_teardown(void **state)
 {
 	fit_free(*state);
-	return 0;
-}
-
-static int restore_defaults(void **state)
-{
-	Fit *f = *state;
-
-	for (unsigned i = 0; i < FIT_NT; i++)
-		if (fit_restart(f, fit_transports[i], NULL) < 0)
-			return -1;
 	return 0;
 }
 
@@ -99,23 +47,24 @@ static void test_dotdot(void **state)
 		FIT_FMT(path, "%s/../%s", dest, vname);
 		for (uint32_t fl = 0; fl <= HOSTSIM_FCOPY_CREATE_PATH;
 		     fl += HOSTSIM_FCOPY_CREATE_PATH)
-			check_status(fit_copy(f, t, src, path, "f", fl), HV_E_FAIL, t,
-				     "path with ..");
+			fit_check_status(fit_copy(f, t, src, path, "f", fl), HV_E_FAIL, t,
+					 "path with ..");
 		/* dest/x/../../victim with missing x: nothing created on the way either. */
 		FIT_FMT(path, "%s/x/../../%s", dest, vname);
-		check_status(fit_copy(f, t, src, path, "f", HOSTSIM_FCOPY_CREATE_PATH), HV_E_FAIL,
-			     t, "path with x/../..");
+		fit_check_status(fit_copy(f, t, src, path, "f", HOSTSIM_FCOPY_CREATE_PATH),
+				 HV_E_FAIL, t, "path with x/../..");
 		/* Names that are not one plain component. */
-		check_status(fit_copy(f, t, src, dest, "..", HOSTSIM_FCOPY_OVER_WRITE), HV_E_FAIL,
-			     t, "name ..");
+		fit_check_status(fit_copy(f, t, src, dest, "..", HOSTSIM_FCOPY_OVER_WRITE),
+				 HV_E_FAIL, t, "name ..");
 		FIT_FMT(path, "../%s/f", vname);
-		check_status(fit_copy(f, t, src, dest, path, HOSTSIM_FCOPY_CREATE_PATH), HV_E_FAIL,
-			     t, "name with /");
+		fit_check_status(fit_copy(f, t, src, dest, path, HOSTSIM_FCOPY_CREATE_PATH),
+				 HV_E_FAIL, t, "name with /");
 		/* A relative path. */
-		check_status(fit_copy(f, t, src, "relative/dir", "f", HOSTSIM_FCOPY_CREATE_PATH),
-			     HV_E_FAIL, t, "relative path");
-		check_list(dest, "", t);
-		check_list(victim, "", t);
+		fit_check_status(
+			fit_copy(f, t, src, "relative/dir", "f", HOSTSIM_FCOPY_CREATE_PATH),
+			HV_E_FAIL, t, "relative path");
+		fit_check_list(dest, "", t);
+		fit_check_list(victim, "", t);
 	}
 }
 
@@ -135,13 +84,13 @@ static void test_symlink_component(void **state)
 		small_source(f, src, sizeof(src));
 
 		/* The symlink as the last component and in the middle (with CREATE_PATH). */
-		check_status(fit_copy(f, t, src, link, "f", HOSTSIM_FCOPY_OVER_WRITE), HV_E_FAIL, t,
-			     "symlinked directory");
+		fit_check_status(fit_copy(f, t, src, link, "f", HOSTSIM_FCOPY_OVER_WRITE),
+				 HV_E_FAIL, t, "symlinked directory");
 		FIT_FMT(path, "%s/sub/deeper", link);
-		check_status(fit_copy(f, t, src, path, "f", HOSTSIM_FCOPY_CREATE_PATH), HV_E_FAIL,
-			     t, "symlink in the middle");
-		check_list(outside, "", t);
-		check_list(dest, "link", t);
+		fit_check_status(fit_copy(f, t, src, path, "f", HOSTSIM_FCOPY_CREATE_PATH),
+				 HV_E_FAIL, t, "symlink in the middle");
+		fit_check_list(outside, "", t);
+		fit_check_list(dest, "link", t);
 	}
 }
 
@@ -171,7 +120,7 @@ static void test_symlink_target(void **state)
 		/* Without OVER_WRITE: the name exists (whatever it is). */
 		s = fit_copy(f, t, src, dest, "f", 0);
 		assert_true(s == HV_ERROR_ALREADY_EXISTS || s == HV_E_FAIL);
-		check_same(ref, victim, t);
+		fit_check_same(ref, victim, t);
 		n = readlink(link, target, sizeof(target) - 1);
 		assert_true(n > 0);
 
@@ -181,13 +130,13 @@ static void test_symlink_target(void **state)
 		 */
 		s = fit_copy(f, t, src, dest, "f", HOSTSIM_FCOPY_OVER_WRITE);
 		assert_true(s == HV_S_OK || s == HV_E_FAIL);
-		check_same(ref, victim, t);
-		check_list(outside, "victim", t);
-		check_list(dest, "f", t);
+		fit_check_same(ref, victim, t);
+		fit_check_list(outside, "victim", t);
+		fit_check_list(dest, "f", t);
 		assert_int_equal(lstat(link, &st), 0);
 		if (s == HV_S_OK) {
 			assert_true(S_ISREG(st.st_mode));
-			check_same(src, link, t);
+			fit_check_same(src, link, t);
 		} else {
 			assert_true(S_ISLNK(st.st_mode));
 		}
@@ -199,10 +148,8 @@ static void test_symlink_target(void **state)
 static void test_symlink_swap(void **state)
 {
 	Fit *f = *state;
-	uint8_t *buf = malloc(FIT_FRAGMENT);
+	uint8_t *buf = fit_fragment(7);
 
-	assert_non_null(buf);
-	fit_fill(buf, FIT_FRAGMENT, 7);
 	for (unsigned i = 0; i < FIT_NT; i++) {
 		HostSimFcopyTransport t = fit_transports[i];
 		char dest[PATH_MAX], outside[PATH_MAX], sub[PATH_MAX], moved[PATH_MAX],
@@ -215,12 +162,7 @@ static void test_symlink_swap(void **state)
 		assert_int_equal(fit_join(moved, sizeof(moved), dest, "sub.orig"), 0);
 		assert_int_equal(mkdir(sub, 0755), 0);
 
-		assert_int_equal(
-			hostsim_fcopy_via_start(f->sim, t, sub, "f.bin", 0, 2 * FIT_FRAGMENT, &st),
-			0);
-		check_status(st, HV_S_OK, t, "START");
-		assert_int_equal(hostsim_fcopy_via_write(f->sim, t, 0, buf, FIT_FRAGMENT, &st), 0);
-		check_status(st, HV_S_OK, t, "WRITE 1");
+		fit_begin_transfer(f, t, sub, "f.bin", 0, 2 * FIT_FRAGMENT, buf, 1);
 
 		/* The attacker swaps dest/sub for a symlink to outside. */
 		assert_int_equal(rename(sub, moved), 0);
@@ -229,14 +171,14 @@ static void test_symlink_swap(void **state)
 		assert_int_equal(
 			hostsim_fcopy_via_write(f->sim, t, FIT_FRAGMENT, buf, FIT_FRAGMENT, &st),
 			0);
-		check_status(st, HV_S_OK, t, "WRITE 2");
+		fit_check_status(st, HV_S_OK, t, "WRITE 2");
 		assert_int_equal(hostsim_fcopy_via_complete(f->sim, t, &st), 0);
 
 		/* The daemon walks by descriptor: the file lands in the original directory. */
-		check_list(outside, "", t);
-		check_status(st, HV_S_OK, t, "COMPLETE after the swap");
-		check_list(moved, "f.bin", t);
-		check_list(dest, "sub|sub.orig", t);
+		fit_check_list(outside, "", t);
+		fit_check_status(st, HV_S_OK, t, "COMPLETE after the swap");
+		fit_check_list(moved, "f.bin", t);
+		fit_check_list(dest, "sub|sub.orig", t);
 		FIT_FMT(ref, "%s/swap-ref-%s", hostsim_scratch_dir(f->sim), fit_name(t));
 		assert_int_equal(fit_write_file(ref, buf, FIT_FRAGMENT), 0);
 		assert_int_equal(fit_join(file, sizeof(file), moved, "f.bin"), 0);
@@ -248,7 +190,7 @@ static void test_symlink_swap(void **state)
 			memcpy(two + FIT_FRAGMENT, buf, FIT_FRAGMENT);
 			assert_int_equal(fit_write_file(ref, two, sizeof(two)), 0);
 		}
-		check_same(ref, file, t);
+		fit_check_same(ref, file, t);
 	}
 	free(buf);
 }
@@ -268,25 +210,25 @@ static void test_allowed_roots(void **state)
 		assert_int_equal(fit_restart(f, t, conf), 0);
 		small_source(f, src, sizeof(src));
 
-		check_status(fit_copy(f, t, src, elsewhere, "f", HOSTSIM_FCOPY_OVER_WRITE),
-			     HV_E_FAIL, t, "outside allowed_roots");
+		fit_check_status(fit_copy(f, t, src, elsewhere, "f", HOSTSIM_FCOPY_OVER_WRITE),
+				 HV_E_FAIL, t, "outside allowed_roots");
 		FIT_FMT(path, "%s/new", elsewhere);
-		check_status(fit_copy(f, t, src, path, "f", HOSTSIM_FCOPY_CREATE_PATH), HV_E_FAIL,
-			     t, "outside allowed_roots, CREATE_PATH");
+		fit_check_status(fit_copy(f, t, src, path, "f", HOSTSIM_FCOPY_CREATE_PATH),
+				 HV_E_FAIL, t, "outside allowed_roots, CREATE_PATH");
 		/* A prefix of the root's name is not below it. */
 		FIT_FMT(path, "%sx", root);
-		check_status(fit_copy(f, t, src, path, "f", HOSTSIM_FCOPY_CREATE_PATH), HV_E_FAIL,
-			     t, "sibling sharing the root's prefix");
+		fit_check_status(fit_copy(f, t, src, path, "f", HOSTSIM_FCOPY_CREATE_PATH),
+				 HV_E_FAIL, t, "sibling sharing the root's prefix");
 		assert_int_equal(access(path, F_OK), -1);
-		check_list(elsewhere, "", t);
+		fit_check_list(elsewhere, "", t);
 
 		/* Below the root: fine. */
 		FIT_FMT(path, "%s/in/side", root);
-		check_status(fit_copy(f, t, src, path, "f", HOSTSIM_FCOPY_CREATE_PATH), HV_S_OK, t,
-			     "below allowed_roots");
-		check_status(fit_copy(f, t, src, root, "g", 0), HV_S_OK, t,
-			     "the allowed root itself");
-		check_list(root, "g|in", t);
+		fit_check_status(fit_copy(f, t, src, path, "f", HOSTSIM_FCOPY_CREATE_PATH), HV_S_OK,
+				 t, "below allowed_roots");
+		fit_check_status(fit_copy(f, t, src, root, "g", 0), HV_S_OK, t,
+				 "the allowed root itself");
+		fit_check_list(root, "g|in", t);
 	}
 }
 
@@ -308,9 +250,9 @@ static void test_enospc(void **state)
 
 		assert_int_equal(statvfs(mnt, &v0), 0);
 		assert_int_equal(fit_make_source(f, big, 1234, src, sizeof(src)), 0);
-		check_status(fit_copy(f, t, src, mnt, "big.bin", 0), HV_ERROR_DISK_FULL, t,
-			     "8 MiB into 4 MiB");
-		check_list(mnt, "", t);
+		fit_check_status(fit_copy(f, t, src, mnt, "big.bin", 0), HV_ERROR_DISK_FULL, t,
+				 "8 MiB into 4 MiB");
+		fit_check_list(mnt, "", t);
 		assert_int_equal(statvfs(mnt, &v1), 0);
 		if (v1.f_bfree != v0.f_bfree)
 			fail_msg("%s: %llu blocks free after the failed copy, %llu before",
@@ -319,10 +261,10 @@ static void test_enospc(void **state)
 		assert_int_equal(unlink(src), 0);
 
 		small_source(f, small, sizeof(small));
-		check_status(fit_copy(f, t, small, mnt, "small.bin", 0), HV_S_OK, t,
-			     "small copy after ENOSPC");
+		fit_check_status(fit_copy(f, t, small, mnt, "small.bin", 0), HV_S_OK, t,
+				 "small copy after ENOSPC");
 		assert_int_equal(fit_join(dest, sizeof(dest), mnt, "small.bin"), 0);
-		check_same(small, dest, t);
+		fit_check_same(small, dest, t);
 		assert_int_equal(unlink(dest), 0);
 	}
 	assert_int_equal(umount2(mnt, 0), 0);
@@ -337,15 +279,12 @@ static void test_enospc(void **state)
 static void test_sigkill(void **state)
 {
 	Fit *f = *state;
-	uint8_t *buf = malloc(FIT_FRAGMENT);
+	uint8_t *buf = fit_fragment(3);
 
-	assert_non_null(buf);
-	fit_fill(buf, FIT_FRAGMENT, 3);
 	for (unsigned i = 0; i < FIT_NT; i++) {
 		HostSimFcopyTransport t = fit_transports[i];
 		char dir[PATH_MAX], keep[PATH_MAX], planted[PATH_MAX], record[PATH_MAX],
 			src[PATH_MAX], dest[PATH_MAX];
-		uint32_t st = 1;
 		int ws;
 
 		assert_int_equal(fit_mkdtemp(f, "kill", dir, sizeof(dir)), 0);
@@ -354,17 +293,8 @@ static void test_sigkill(void **state)
 		assert_int_equal(fit_join(record, sizeof(record), f->run_dir[t], "fcopy-inflight"),
 				 0);
 
-		assert_int_equal(hostsim_fcopy_via_start(f->sim, t, dir, "target.bin",
-							 HOSTSIM_FCOPY_OVER_WRITE, 8 * FIT_FRAGMENT,
-							 &st),
-				 0);
-		check_status(st, HV_S_OK, t, "START");
-		for (unsigned k = 0; k < 3; k++) {
-			assert_int_equal(hostsim_fcopy_via_write(f->sim, t, k * FIT_FRAGMENT, buf,
-								 FIT_FRAGMENT, &st),
-					 0);
-			check_status(st, HV_S_OK, t, "WRITE");
-		}
+		fit_begin_transfer(f, t, dir, "target.bin", HOSTSIM_FCOPY_OVER_WRITE,
+				   8 * FIT_FRAGMENT, buf, 3);
 		/* OVER_WRITE transfers may need a named temporary: recorded for crash cleanup. */
 		assert_int_equal(access(record, F_OK), 0);
 		assert_int_equal(fit_join(planted, sizeof(planted), dir, FCOPY_TMP_PREFIX "crash1"),
@@ -376,17 +306,17 @@ static void test_sigkill(void **state)
 		(void)hostsim_daemon_stop(f->daemon[t]);
 		f->daemon[t] = NULL;
 		/* No partial file at the destination name. */
-		check_list(dir, FCOPY_TMP_PREFIX "crash1|keep.txt", t);
+		fit_check_list(dir, FCOPY_TMP_PREFIX "crash1|keep.txt", t);
 
 		/* uio: the restarted daemon inherits the same ring and interrupt socket. */
 		assert_int_equal(fit_start(f, t), 0);
 		assert_int_equal(fit_make_source(f, 3 * FIT_FRAGMENT + 1, 4, src, sizeof(src)), 0);
-		check_status(fit_copy(f, t, src, dir, "target.bin", 0), HV_S_OK, t,
-			     "copy after the restart");
+		fit_check_status(fit_copy(f, t, src, dir, "target.bin", 0), HV_S_OK, t,
+				 "copy after the restart");
 		assert_int_equal(fit_join(dest, sizeof(dest), dir, "target.bin"), 0);
-		check_same(src, dest, t);
+		fit_check_same(src, dest, t);
 		/* The planted temporary is gone, nothing else appeared; the record is done. */
-		check_list(dir, "keep.txt|target.bin", t);
+		fit_check_list(dir, "keep.txt|target.bin", t);
 		assert_int_equal(access(record, F_OK), -1);
 		assert_int_equal(errno, ENOENT);
 	}
@@ -402,25 +332,15 @@ static void test_uio_rescind(void **state)
 {
 	const HostSimFcopyTransport t = HOSTSIM_FCOPY_UIO;
 	Fit *f = *state;
-	uint8_t *buf = malloc(FIT_FRAGMENT);
+	uint8_t *buf = fit_fragment(11);
 	char dir[PATH_MAX];
 	pid_t pid = hostsim_daemon_pid(f->daemon[t]);
 	uint32_t st = 1;
 	int64_t c0, c1;
 	int ws;
 
-	assert_non_null(buf);
-	fit_fill(buf, FIT_FRAGMENT, 11);
 	assert_int_equal(fit_mkdtemp(f, "rescind", dir, sizeof(dir)), 0);
-	assert_int_equal(hostsim_fcopy_via_start(f->sim, t, dir, "r.bin", 0, 4 * FIT_FRAGMENT, &st),
-			 0);
-	check_status(st, HV_S_OK, t, "START");
-	for (unsigned k = 0; k < 2; k++) {
-		assert_int_equal(hostsim_fcopy_via_write(f->sim, t, k * FIT_FRAGMENT, buf,
-							 FIT_FRAGMENT, &st),
-				 0);
-		check_status(st, HV_S_OK, t, "WRITE");
-	}
+	fit_begin_transfer(f, t, dir, "r.bin", 0, 4 * FIT_FRAGMENT, buf, 2);
 	assert_int_equal(fit_fds_in(pid, dir), 1);
 
 	assert_int_equal(hostsim_fcopy_uio_kill_channel(f->sim), 0);
@@ -429,7 +349,7 @@ static void test_uio_rescind(void **state)
 		-ENOTCONN);
 	/* The daemon notices and drops the transfer. */
 	assert_int_equal(fit_wait_no_fds_in(pid, dir, 5 * USEC_PER_SEC), 0);
-	check_list(dir, "", t);
+	fit_check_list(dir, "", t);
 
 	/* Either it exited cleanly or it waits quietly: < 0.1 s of CPU over one second. */
 	c0 = fit_cpu_ticks(pid);
@@ -461,15 +381,13 @@ int main(void)
 		cmocka_unit_test(test_symlink_component),
 		cmocka_unit_test(test_symlink_target),
 		cmocka_unit_test(test_symlink_swap),
-		cmocka_unit_test_teardown(test_allowed_roots, restore_defaults),
+		cmocka_unit_test_teardown(test_allowed_roots, fit_restore_defaults),
 		cmocka_unit_test(test_enospc),
 		cmocka_unit_test(test_sigkill),
 		cmocka_unit_test(test_uio_rescind),
 	};
 
-	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) < 0) {
-		fprintf(stderr, "needs root and /dev/fuse; skipping\n");
+	if (!fit_can_run())
 		return 77;
-	}
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, fit_group_setup, group_teardown);
 }

@@ -16,48 +16,6 @@
 
 #define MIB (UINT64_C(1) << 20)
 
-static void check_status(int64_t got, uint32_t want, HostSimFcopyTransport t, const char *what)
-{
-	if (got < 0)
-		fail_msg("%s (%s): simulator failed: %s", what, fit_name(t), strerror((int)-got));
-	if ((uint32_t)got != want)
-		fail_msg("%s (%s): host saw %s (0x%08x), expected %s", what, fit_name(t),
-			 hv_status_to_string((uint32_t)got), (unsigned)got,
-			 hv_status_to_string(want));
-}
-
-static void check_list(const char *dir, const char *want, HostSimFcopyTransport t)
-{
-	char got[4096];
-
-	assert_true(fit_list(dir, got, sizeof(got)) >= 0);
-	if (strcmp(got, want) != 0)
-		fail_msg("%s (%s): holds '%s', expected '%s'", dir, fit_name(t), got, want);
-}
-
-static void check_same(const char *src, const char *dest, HostSimFcopyTransport t)
-{
-	int64_t d = fit_cmp(src, dest);
-
-	if (d != -1)
-		fail_msg("%s (%s): %s", dest, fit_name(t),
-			 d == -2 ? "missing" : "differs from the source");
-}
-
-static int group_setup(void **state)
-{
-	Fit *f = NULL;
-	int r = fit_new(&f);
-
-	if (r < 0) {
-		fprintf(stderr, "Cannot set up the simulator and daemons: %s\n", strerror(-r));
-		fit_free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
 static int group_teardown(void **state)
 {
 	Fit *f = *state;
@@ -74,17 +32,6 @@ static int group_teardown(void **state)
 		return -1;
 	}
 	fit_free(f);
-	return 0;
-}
-
-/* The daemons back on the empty config after a test that changed it. */
-static int restore_defaults(void **state)
-{
-	Fit *f = *state;
-
-	for (unsigned i = 0; i < FIT_NT; i++)
-		if (fit_restart(f, fit_transports[i], NULL) < 0)
-			return -1;
 	return 0;
 }
 
@@ -110,9 +57,9 @@ static void test_sizes(void **state)
 
 			assert_int_equal(fit_make_source(f, sizes[k], k + 1, src, sizeof(src)), 0);
 			FIT_FMT(name, "f%02zu-%zu.bin", k, sizes[k]);
-			check_status(fit_copy(f, t, src, dir, name, 0), HV_S_OK, t, name);
+			fit_check_status(fit_copy(f, t, src, dir, name, 0), HV_S_OK, t, name);
 			assert_int_equal(fit_join(dest, sizeof(dest), dir, name), 0);
-			check_same(src, dest, t);
+			fit_check_same(src, dest, t);
 			assert_int_equal(lstat(dest, &st), 0);
 			assert_true(S_ISREG(st.st_mode));
 			assert_int_equal((size_t)st.st_size, sizes[k]);
@@ -122,7 +69,7 @@ static void test_sizes(void **state)
 				       k ? "|" : "", name);
 		}
 		/* Nothing else: no temporary file left next to them. */
-		check_list(dir, want, t);
+		fit_check_list(dir, want, t);
 	}
 }
 
@@ -140,12 +87,12 @@ static void test_utf8_names(void **state)
 		assert_int_equal(fit_join(sub, sizeof(sub), dir, subdir), 0);
 		assert_int_equal(fit_make_source(f, 1000, 77, src, sizeof(src)), 0);
 		/* Non-ASCII in the directory (created by the daemon) and in the name. */
-		check_status(fit_copy(f, t, src, sub, name, HOSTSIM_FCOPY_CREATE_PATH), HV_S_OK, t,
-			     name);
-		check_list(dir, subdir, t);
-		check_list(sub, name, t);
+		fit_check_status(fit_copy(f, t, src, sub, name, HOSTSIM_FCOPY_CREATE_PATH), HV_S_OK,
+				 t, name);
+		fit_check_list(dir, subdir, t);
+		fit_check_list(sub, name, t);
 		assert_int_equal(fit_join(dest, sizeof(dest), sub, name), 0);
-		check_same(src, dest, t);
+		fit_check_same(src, dest, t);
 	}
 }
 
@@ -190,7 +137,7 @@ static void test_large_file(void **state)
 
 		assert_int_equal(fit_mkdtemp(f, "large", dir, sizeof(dir)), 0);
 		t0 = now_usec(CLOCK_MONOTONIC);
-		check_status(fit_copy(f, t, src, dir, "large.bin", 0), HV_S_OK, t, "large.bin");
+		fit_check_status(fit_copy(f, t, src, dir, "large.bin", 0), HV_S_OK, t, "large.bin");
 		usec = now_usec(CLOCK_MONOTONIC) - t0;
 		printf("[ INFO     ] %s: %" PRIu64 " MiB in %.2f s = %.1f MiB/s%s\n", fit_name(t),
 		       size / MIB, (double)usec / 1e6, (double)size / MIB / ((double)usec / 1e6),
@@ -198,8 +145,8 @@ static void test_large_file(void **state)
 		assert_int_equal(fit_join(dest, sizeof(dest), dir, "large.bin"), 0);
 		assert_int_equal(stat(dest, &st), 0);
 		assert_int_equal((uint64_t)st.st_size, size);
-		check_same(src, dest, t);
-		check_list(dir, "large.bin", t);
+		fit_check_same(src, dest, t);
+		fit_check_list(dir, "large.bin", t);
 		/* The destination is on the simulator's tmpfs: give the memory back. */
 		assert_int_equal(unlink(dest), 0);
 	}
@@ -223,11 +170,11 @@ static void test_overwrite_refused(void **state)
 		FIT_FMT(before, "%s/old-%s.txt", hostsim_scratch_dir(f->sim), fit_name(t));
 		assert_int_equal(fit_write_file(before, old, sizeof(old) - 1), 0);
 
-		check_status(fit_copy(f, t, src, dir, "target.txt", 0), HV_ERROR_ALREADY_EXISTS, t,
-			     "existing target without OVER_WRITE");
-		check_same(before, dest, t);
+		fit_check_status(fit_copy(f, t, src, dir, "target.txt", 0), HV_ERROR_ALREADY_EXISTS,
+				 t, "existing target without OVER_WRITE");
+		fit_check_same(before, dest, t);
 		assert_int_equal(fit_mode(dest), 0640);
-		check_list(dir, "target.txt", t);
+		fit_check_list(dir, "target.txt", t);
 	}
 }
 
@@ -247,12 +194,12 @@ static void test_overwrite_replaces(void **state)
 		/* Shorter and longer than the old file. */
 		for (size_t size = 7; size < 100000; size *= 100) {
 			assert_int_equal(fit_make_source(f, size, size, src, sizeof(src)), 0);
-			check_status(
+			fit_check_status(
 				fit_copy(f, t, src, dir, "target.txt", HOSTSIM_FCOPY_OVER_WRITE),
 				HV_S_OK, t, "OVER_WRITE");
-			check_same(src, dest, t);
+			fit_check_same(src, dest, t);
 			assert_int_equal(fit_mode(dest), 0644);
-			check_list(dir, "target.txt", t);
+			fit_check_list(dir, "target.txt", t);
 		}
 	}
 }
@@ -270,29 +217,29 @@ static void test_create_path(void **state)
 		assert_true(snprintf(deep, sizeof(deep), "%s/a/b/c", dir) < (int)sizeof(deep));
 		assert_int_equal(fit_make_source(f, 2 * FIT_FRAGMENT + 3, 9, src, sizeof(src)), 0);
 
-		check_status(fit_copy(f, t, src, deep, "x.bin", 0), HV_E_FAIL, t,
-			     "missing directories without CREATE_PATH");
-		check_list(dir, "", t);
+		fit_check_status(fit_copy(f, t, src, deep, "x.bin", 0), HV_E_FAIL, t,
+				 "missing directories without CREATE_PATH");
+		fit_check_list(dir, "", t);
 
-		check_status(fit_copy(f, t, src, deep, "x.bin", HOSTSIM_FCOPY_CREATE_PATH), HV_S_OK,
-			     t, "CREATE_PATH");
+		fit_check_status(fit_copy(f, t, src, deep, "x.bin", HOSTSIM_FCOPY_CREATE_PATH),
+				 HV_S_OK, t, "CREATE_PATH");
 		assert_int_equal(fit_join(dest, sizeof(dest), deep, "x.bin"), 0);
-		check_same(src, dest, t);
+		fit_check_same(src, dest, t);
 		assert_int_equal(fit_mode(dest), 0644);
 		/* dir/a, dir/a/b, dir/a/b/c: each created with the default 0755. */
 		for (size_t k = 0; k < ELEMENTSOF(levels); k++) {
 			FIT_FMT(p, "%s%s", dir, levels[k]);
 			assert_int_equal(fit_mode(p), 0755);
 		}
-		check_list(dir, "a", t);
-		check_list(deep, "x.bin", t);
+		fit_check_list(dir, "a", t);
+		fit_check_list(deep, "x.bin", t);
 
 		/* An existing part of the path is fine too. */
 		FIT_FMT(p, "%s/a/b/d", dir);
-		check_status(fit_copy(f, t, src, p, "y.bin", HOSTSIM_FCOPY_CREATE_PATH), HV_S_OK, t,
-			     "CREATE_PATH below an existing directory");
+		fit_check_status(fit_copy(f, t, src, p, "y.bin", HOSTSIM_FCOPY_CREATE_PATH),
+				 HV_S_OK, t, "CREATE_PATH below an existing directory");
 		FIT_FMT(p, "%s/a/b", dir);
-		check_list(p, "c|d", t);
+		fit_check_list(p, "c|d", t);
 	}
 }
 
@@ -308,29 +255,27 @@ static void test_config_modes(void **state)
 		assert_int_equal(fit_mkdtemp(f, "modes", dir, sizeof(dir)), 0);
 		assert_int_equal(fit_join(sub, sizeof(sub), dir, "new"), 0);
 		assert_int_equal(fit_make_source(f, 100, 3, src, sizeof(src)), 0);
-		check_status(fit_copy(f, t, src, sub, "m.bin", HOSTSIM_FCOPY_CREATE_PATH), HV_S_OK,
-			     t, "copy with file_mode=0600");
+		fit_check_status(fit_copy(f, t, src, sub, "m.bin", HOSTSIM_FCOPY_CREATE_PATH),
+				 HV_S_OK, t, "copy with file_mode=0600");
 		assert_int_equal(fit_join(dest, sizeof(dest), sub, "m.bin"), 0);
-		check_same(src, dest, t);
+		fit_check_same(src, dest, t);
 		assert_int_equal(fit_mode(dest), 0600);
 		assert_int_equal(fit_mode(sub), 0700);
 
 		/* A mode wider than the umask would let through, also on replacement. */
 		assert_int_equal(fit_restart(f, t, "[fcopy]\nfile_mode=0664\n"), 0);
-		check_status(fit_copy(f, t, src, sub, "m.bin", HOSTSIM_FCOPY_OVER_WRITE), HV_S_OK,
-			     t, "copy with file_mode=0664");
+		fit_check_status(fit_copy(f, t, src, sub, "m.bin", HOSTSIM_FCOPY_OVER_WRITE),
+				 HV_S_OK, t, "copy with file_mode=0664");
 		assert_int_equal(fit_mode(dest), 0664);
-		check_list(sub, "m.bin", t);
+		fit_check_list(sub, "m.bin", t);
 	}
 }
 
 static void test_cancel(void **state)
 {
 	Fit *f = *state;
-	uint8_t *buf = malloc(FIT_FRAGMENT);
+	uint8_t *buf = fit_fragment(42);
 
-	assert_non_null(buf);
-	fit_fill(buf, FIT_FRAGMENT, 42);
 	for (unsigned i = 0; i < FIT_NT; i++) {
 		HostSimFcopyTransport t = fit_transports[i];
 		char dir[PATH_MAX], keep[PATH_MAX], src[PATH_MAX], dest[PATH_MAX];
@@ -342,33 +287,23 @@ static void test_cancel(void **state)
 		assert_int_equal(fit_write_file(keep, "keep", 4), 0);
 
 		for (unsigned flags = 0; flags <= HOSTSIM_FCOPY_OVER_WRITE; flags++) {
-			assert_int_equal(hostsim_fcopy_via_start(f->sim, t, dir, "big.bin", flags,
-								 10 * FIT_FRAGMENT, &st),
-					 0);
-			check_status(st, HV_S_OK, t, "START");
-			for (unsigned k = 0; k < 4; k++) {
-				assert_int_equal(hostsim_fcopy_via_write(f->sim, t,
-									 k * FIT_FRAGMENT, buf,
-									 FIT_FRAGMENT, &st),
-						 0);
-				check_status(st, HV_S_OK, t, "WRITE");
-			}
+			fit_begin_transfer(f, t, dir, "big.bin", flags, 10 * FIT_FRAGMENT, buf, 4);
 			/* The daemon holds the temporary file in dir. */
 			assert_int_equal(fit_fds_in(pid, dir), 1);
 			assert_int_equal(hostsim_fcopy_via_cancel(f->sim, t, &st), 0);
-			check_status(st, HV_S_OK, t, "CANCEL");
+			fit_check_status(st, HV_S_OK, t, "CANCEL");
 			/* Released at once (the reply comes after the cleanup), nothing named. */
 			assert_int_equal(fit_fds_in(pid, dir), 0);
-			check_list(dir, "keep.txt", t);
+			fit_check_list(dir, "keep.txt", t);
 		}
 
 		/* And the daemon serves the next copy. */
 		assert_int_equal(fit_make_source(f, 4 * FIT_FRAGMENT + 5, 8, src, sizeof(src)), 0);
-		check_status(fit_copy(f, t, src, dir, "big.bin", 0), HV_S_OK, t,
-			     "copy after cancel");
+		fit_check_status(fit_copy(f, t, src, dir, "big.bin", 0), HV_S_OK, t,
+				 "copy after cancel");
 		assert_int_equal(fit_join(dest, sizeof(dest), dir, "big.bin"), 0);
-		check_same(src, dest, t);
-		check_list(dir, "big.bin|keep.txt", t);
+		fit_check_same(src, dest, t);
+		fit_check_list(dir, "big.bin|keep.txt", t);
 	}
 	free(buf);
 }
@@ -381,14 +316,12 @@ int main(void)
 		cmocka_unit_test(test_overwrite_refused),
 		cmocka_unit_test(test_overwrite_replaces),
 		cmocka_unit_test(test_create_path),
-		cmocka_unit_test_teardown(test_config_modes, restore_defaults),
+		cmocka_unit_test_teardown(test_config_modes, fit_restore_defaults),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_large_file),
 	};
 
-	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) < 0) {
-		fprintf(stderr, "needs root and /dev/fuse; skipping\n");
+	if (!fit_can_run())
 		return 77;
-	}
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, fit_group_setup, group_teardown);
 }

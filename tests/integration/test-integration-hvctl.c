@@ -7,9 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,12 +22,10 @@
 
 #include "common/event.h"
 #include "common/hv-status.h"
+#include "ctl/test-ctl-util.h"
 #include "integration-util.h"
 
-extern char **environ;
-
 #define OUT_MAX 8192
-#define WAIT_USEC (10 * USEC_PER_SEC)
 
 static int setup(void **state)
 {
@@ -51,70 +47,17 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* $HVCTL --state-dir <guest's> args..., stdout and stderr on pipes. */
-static pid_t spawn_hvctl(const Guest *g, const char *const *args, int *ret_out, int *ret_err)
-{
-	posix_spawn_file_actions_t fa;
-	char *argv[16];
-	int out[2], err[2];
-	size_t n = 0;
-	pid_t pid;
-
-	argv[n++] = getenv("HVCTL");
-	argv[n++] = (char *)"--state-dir";
-	argv[n++] = (char *)g->state_dir;
-	for (size_t i = 0; args[i]; i++) {
-		assert_true(n < 15);
-		argv[n++] = (char *)args[i];
-	}
-	argv[n] = NULL;
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO), 0);
-	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(out[1]);
-	close(err[1]);
-	*ret_out = out[0];
-	*ret_err = err[0];
-	return pid;
-}
-
 /* Runs hvctl to the end; stdout into out (NUL-terminated); returns the exit status. */
 static int hvctl(const Guest *g, char *out, const char *const *args)
 {
 	char err[OUT_MAX];
-	size_t len[2] = { 0, 0 };
-	char *buf[2] = { out, err };
-	struct pollfd p[2];
-	int status;
-	pid_t pid = spawn_hvctl(g, args, &p[0].fd, &p[1].fd);
+	int fd_out, fd_err;
+	pid_t pid = hvctl_spawn(g->state_dir, args, &fd_out, &fd_err);
+	int status = hvctl_collect(pid, fd_out, fd_err, out, OUT_MAX, err, sizeof(err));
 
-	p[0].events = p[1].events = POLLIN;
-	while (p[0].fd >= 0 || p[1].fd >= 0) {
-		assert_true(poll(p, 2, (int)(WAIT_USEC / USEC_PER_MSEC)) > 0);
-		for (int i = 0; i < 2; i++) {
-			ssize_t k;
-
-			if (p[i].fd < 0 || !p[i].revents)
-				continue;
-			k = read(p[i].fd, buf[i] + len[i], OUT_MAX - 1 - len[i]);
-			assert_true(k >= 0);
-			if (k == 0) {
-				close(p[i].fd);
-				p[i].fd = -1;
-			}
-			len[i] += (size_t)k;
-		}
-	}
-	out[len[0]] = '\0';
-	err[len[1]] = '\0';
-	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (err[0])
 		print_message("hvctl: %s", err);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return status;
 }
 
 #define HVCTL(g, out, ...) hvctl((g), (out), (const char *const[]){ __VA_ARGS__, NULL })
@@ -211,37 +154,6 @@ static void test_host_pools_read_only(void **state)
 	assert_string_equal(out, "{\"pool\":2,\"records\":[]}\n");
 }
 
-/* Reads one line from fd within WAIT_USEC. */
-static void read_line(int fd, char *buf, size_t *len, char *line, size_t size)
-{
-	uint64_t deadline = now_usec(CLOCK_MONOTONIC) + WAIT_USEC;
-
-	for (;;) {
-		char *nl = memchr(buf, '\n', *len);
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t k;
-
-		if (nl) {
-			size_t n = (size_t)(nl - buf);
-
-			assert_true(n < size);
-			memcpy(line, buf, n);
-			line[n] = '\0';
-			memmove(buf, nl + 1, *len - n - 1);
-			*len -= n + 1;
-			return;
-		}
-		assert_true(now_usec(CLOCK_MONOTONIC) < deadline);
-		assert_true(poll(&p, 1, 100) >= 0);
-		if (!p.revents)
-			continue;
-		k = read(fd, buf + *len, OUT_MAX - *len);
-		if (k <= 0)
-			fail_msg("hvctl watch ended its output early");
-		*len += (size_t)k;
-	}
-}
-
 static void test_watch_host_pool(void **state)
 {
 	Guest *g = *state;
@@ -251,22 +163,22 @@ static void test_watch_host_pool(void **state)
 	int out, err, status;
 	pid_t pid;
 
-	pid = spawn_hvctl(g, (const char *const[]){ "kvp", "watch", "--pool", "3", NULL }, &out,
-			  &err);
-	read_line(err, ebuf, &elen, line, sizeof(line));
+	pid = hvctl_spawn(g->state_dir,
+			  (const char *const[]){ "kvp", "watch", "--pool", "3", NULL }, &out, &err);
+	hvctl_read_line(err, ebuf, sizeof(ebuf), &elen, line, sizeof(line));
 	assert_non_null(strstr(line, "Watching pool 3"));
 
 	/* The daemon replaces pool 3 by rename: seen through IN_MOVED_TO. */
 	assert_int_equal(hostsim_kvp_set(g->sim, 3, "VirtualMachineName", "web-01", &r), 0);
 	expect_status(&r, HV_S_OK);
-	read_line(out, obuf, &olen, line, sizeof(line));
+	hvctl_read_line(out, obuf, sizeof(obuf), &olen, line, sizeof(line));
 	assert_string_equal(line, "+ VirtualMachineName = web-01");
 	assert_int_equal(hostsim_kvp_set(g->sim, 3, "VirtualMachineName", "web-02", &r), 0);
-	read_line(out, obuf, &olen, line, sizeof(line));
+	hvctl_read_line(out, obuf, sizeof(obuf), &olen, line, sizeof(line));
 	assert_string_equal(line, "~ VirtualMachineName = web-02");
 	assert_int_equal(hostsim_kvp_delete(g->sim, 3, "VirtualMachineName", &r), 0);
 	expect_status(&r, HV_S_OK);
-	read_line(out, obuf, &olen, line, sizeof(line));
+	hvctl_read_line(out, obuf, sizeof(obuf), &olen, line, sizeof(line));
 	assert_string_equal(line, "- VirtualMachineName");
 
 	assert_int_equal(kill(pid, SIGINT), 0);
