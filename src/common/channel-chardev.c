@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +29,7 @@ typedef struct ChardevChannel {
 	char *path;   /* NULL when wrapping an inherited descriptor */
 	int fd;	      /* open descriptor, or -EBADF when a path channel is disconnected */
 	bool connected;
+	bool alarm_ready; /* our SIGALRM handler is installed (recv_wait) */
 	HvRegistration reg;
 } ChardevChannel;
 
@@ -201,6 +204,69 @@ static int chardev_recv(HvChannel *ch, short revents, void *buf, size_t size, si
 	return 0;
 }
 
+/* SIGALRM only has to end a blocking read with EINTR: nothing to do in the handler. */
+static void on_alarm(int sig)
+{
+}
+
+static int setup_alarm(ChardevChannel *c)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART: read must fail */
+	sigset_t blocked;
+
+	if (c->alarm_ready)
+		return 0;
+	/* A blocked SIGALRM could never end the read: refuse rather than hang. */
+	if (sigprocmask(SIG_BLOCK, NULL, &blocked) < 0)
+		return negative_errno();
+	if (sigismember(&blocked, SIGALRM))
+		return -EOPNOTSUPP;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		return negative_errno();
+	c->alarm_ready = true;
+	return 0;
+}
+
+static int chardev_recv_wait(HvChannel *ch, uint64_t timeout_usec, void *buf, size_t size,
+			     size_t *ret_len)
+{
+	ChardevChannel *c = chardev(ch);
+	struct itimerval arm = {
+		.it_value = { .tv_sec = (time_t)(timeout_usec / 1000000),
+			      .tv_usec = (suseconds_t)(timeout_usec % 1000000) },
+	};
+	const struct itimerval disarm = {};
+	ssize_t n;
+	int r, saved;
+
+	if (!c->connected)
+		return -ENOTCONN;
+	if (timeout_usec == 0)
+		return -EINVAL;
+	r = setup_alarm(c);
+	if (r < 0)
+		return r;
+	if (setitimer(ITIMER_REAL, &arm, NULL) < 0)
+		return negative_errno();
+	n = read(c->fd, buf, size);
+	saved = errno;
+	/*
+	 * If the alarm expires between the read and here, its signal is delivered on the way
+	 * back from setitimer(), while nothing blocks: it cannot interrupt a later call.
+	 */
+	(void)setitimer(ITIMER_REAL, &disarm, NULL);
+	if (n < 0) {
+		if (saved == EINTR)
+			return -EAGAIN; /* the alarm (or another signal): back to the event loop */
+		return saved == EINVAL ? -ENOBUFS : -saved;
+	}
+	if (n == 0)
+		return -ECONNRESET;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
 static int chardev_send(HvChannel *ch, const void *buf, size_t len)
 {
 	ChardevChannel *c = chardev(ch);
@@ -232,6 +298,7 @@ static const HvChannelOps chardev_ops = {
 	.connect = chardev_connect,
 	.disconnect = chardev_disconnect,
 	.recv = chardev_recv,
+	.recv_wait = chardev_recv_wait,
 	.send = chardev_send,
 	.get_fd = chardev_get_fd,
 	.free = chardev_free,
@@ -306,6 +373,13 @@ int channel_reconnect(HvChannel *ch)
 int channel_recv(HvChannel *ch, short revents, void *buf, size_t size, size_t *ret_len)
 {
 	return ch->ops->recv(ch, revents, buf, size, ret_len);
+}
+
+int channel_recv_wait(HvChannel *ch, uint64_t timeout_usec, void *buf, size_t size, size_t *ret_len)
+{
+	if (!ch->ops->recv_wait)
+		return -EOPNOTSUPP;
+	return ch->ops->recv_wait(ch, timeout_usec, buf, size, ret_len);
 }
 
 int channel_send(HvChannel *ch, const void *buf, size_t len)

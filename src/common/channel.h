@@ -37,6 +37,9 @@ typedef struct HvChannelOps {
 	int (*connect)(HvChannel *ch);
 	void (*disconnect)(HvChannel *ch);
 	int (*recv)(HvChannel *ch, short revents, void *buf, size_t size, size_t *ret_len);
+	/* Optional (NULL: -EOPNOTSUPP): see channel_recv_wait(). */
+	int (*recv_wait)(HvChannel *ch, uint64_t timeout_usec, void *buf, size_t size,
+			 size_t *ret_len);
 	int (*send)(HvChannel *ch, const void *buf, size_t len);
 	int (*get_fd)(HvChannel *ch);
 	void (*free)(HvChannel *ch);
@@ -124,6 +127,21 @@ int channel_reconnect(HvChannel *ch);
  * truncates an oversized message instead: size buffers for the largest message.)
  */
 int channel_recv(HvChannel *ch, short revents, void *buf, size_t size, size_t *ret_len);
+/*
+ * Char device only: waits up to timeout_usec (> 0) in a blocking read for the next message,
+ * without the poll(2) that channel_recv() needs first. For a burst of messages that follow
+ * each other closely (a file transfer): each poll is a round trip to the device's owner, which
+ * under a FUSE simulator costs as much as the read itself. The timeout is a one-shot
+ * ITIMER_REAL whose SIGALRM (handler installed on first use, without SA_RESTART) ends the
+ * read, so the process must be single-threaded or keep SIGALRM blocked in other threads, and
+ * must not use ITIMER_REAL itself. Signals the event loop takes through signalfd stay blocked
+ * and wait for the read to end (at most timeout_usec). Returns 0 with *ret_len set, -EAGAIN
+ * when nothing came in time (or another signal ended the wait), -EOPNOTSUPP for channels
+ * without it or when SIGALRM is blocked, -EINVAL for a zero timeout, and channel_recv()'s
+ * other errors.
+ */
+int channel_recv_wait(HvChannel *ch, uint64_t timeout_usec, void *buf, size_t size,
+		      size_t *ret_len);
 /* Sends one whole message; a short write is -EIO, -ENOTCONN when disconnected. */
 int channel_send(HvChannel *ch, const void *buf, size_t len);
 /* The descriptor to poll for POLLIN, or -EBADF when disconnected. */

@@ -8,6 +8,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -197,6 +200,88 @@ static void test_recv_messages(void **state)
 	assert_int_equal(channel_recv(f->ch, 0, buf, sizeof(buf), &len), -ECONNRESET);
 }
 
+/* A peer that sends one message after a delay, as the host does after our reply. */
+typedef struct DelayedSend {
+	int fd;
+	unsigned delay_ms;
+} DelayedSend;
+
+static void *delayed_send(void *userdata)
+{
+	DelayedSend *d = userdata;
+	struct timespec ts = { .tv_nsec = (long)d->delay_ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+	assert_int_equal(write(d->fd, "late", 4), 4);
+	return NULL;
+}
+
+static void test_recv_wait(void **state)
+{
+	Fixture *f = *state;
+	DelayedSend d = { .fd = f->peer, .delay_ms = 30 };
+	struct sigaction old;
+	char buf[64];
+	size_t len = 0;
+	uint64_t t0;
+	pthread_t th;
+	sigset_t ss;
+
+	assert_int_equal(channel_recv_wait(f->ch, 1000, buf, sizeof(buf), &len), -ENOTCONN);
+	assert_int_equal(write(f->peer, "OK!!", 4), 4);
+	assert_int_equal(channel_connect(f->ch), 0);
+	assert_int_equal(channel_recv_wait(f->ch, 0, buf, sizeof(buf), &len), -EINVAL);
+
+	/* queued: returned at once */
+	assert_int_equal(write(f->peer, "abc", 3), 3);
+	assert_int_equal(channel_recv_wait(f->ch, 1000000, buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(buf, "abc", 3);
+
+	/* arrives while we block: no poll needed, the read itself waits for it */
+	assert_int_equal(pthread_create(&th, NULL, delayed_send, &d), 0);
+	t0 = now();
+	assert_int_equal(channel_recv_wait(f->ch, 2000000, buf, sizeof(buf), &len), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(buf, "late", 4);
+	assert_true(now() - t0 >= 20000);
+
+	/* nothing comes: the alarm ends the read after the timeout, and is not left armed */
+	t0 = now();
+	assert_int_equal(channel_recv_wait(f->ch, 50000, buf, sizeof(buf), &len), -EAGAIN);
+	assert_true(now() - t0 >= 40000);
+	assert_true(now() - t0 < 2000000);
+	{
+		struct itimerval it;
+
+		assert_int_equal(getitimer(ITIMER_REAL, &it), 0);
+		assert_int_equal(it.it_value.tv_sec, 0);
+		assert_int_equal(it.it_value.tv_usec, 0);
+	}
+	/* the handler does not restart the read (that would defeat the timeout) */
+	assert_int_equal(sigaction(SIGALRM, NULL, &old), 0);
+	assert_false(old.sa_flags & SA_RESTART);
+
+	/* a blocked SIGALRM could never end the read: refused, not a hang (new channel) */
+	channel_free(f->ch);
+	{
+		int sv[2];
+
+		close(f->peer);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+		assert_int_equal(channel_chardev_new_fd(sv[0], &f->reg, &f->ch), 0);
+		f->peer = sv[1];
+	}
+	assert_int_equal(write(f->peer, "OK!!", 4), 4);
+	assert_int_equal(channel_connect(f->ch), 0);
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGALRM);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &ss, NULL), 0);
+	assert_int_equal(channel_recv_wait(f->ch, 50000, buf, sizeof(buf), &len), -EOPNOTSUPP);
+	assert_int_equal(sigprocmask(SIG_UNBLOCK, &ss, NULL), 0);
+}
+
 static void test_send(void **state)
 {
 	Fixture *f = *state;
@@ -275,7 +360,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_registration),  T(test_check_reply_rejects), T(test_reply_size_mismatch),
 		T(test_reply_timeout), T(test_recv_messages),	    T(test_send),
-		T(test_path_fifo),     T(test_recv_too_small),
+		T(test_path_fifo),     T(test_recv_too_small),	    T(test_recv_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
