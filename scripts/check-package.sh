@@ -159,7 +159,6 @@ for u in "$root$unitdir"/*.service; do
 	n=$(basename "$u")
 	case $n in
 	hv-vss-daemon.service) limit=4.0 ;;
-	hv-timesync-daemon.service) limit=4.0 ;;
 	*) limit=2.5 ;;
 	esac
 	score=$(systemd-analyze security --offline=yes --root="$root" "$n" 2>/dev/null |
