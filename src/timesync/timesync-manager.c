@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/message-id.h"
 #include "common/notify.h"
+#include "timesync/monitor-clock.h"
 #include "timesync/source-phc.h"
 #include "timesync/timesync-coexist.h"
 #include "timesync/timesync-manager.h"
@@ -32,28 +33,6 @@
 #define REOPEN_DELAY_MIN_NS NSEC_PER_SEC_I
 #define REOPEN_DELAY_MAX_NS (60 * NSEC_PER_SEC_I)
 #define COMPETITOR_CHECK_NS (60 * NSEC_PER_SEC_I) /* mode=auto: look for chronyd & co. again */
-
-/*
- * Monitor mode: the clock and reference the loop sees. Reads pass through with a phase added:
- * the loop's recorded steps plus the integral of its recorded frequency change against the real
- * frequency. Realtime and monotonic both get the frequency part (the kernel slews both), only
- * realtime gets the steps, exactly as if the commands had been applied. Nothing is ever written
- * to the real clock.
- */
-typedef struct MonitorClock {
-	ClockOps ops; /* per instance: max_frequency_ppb is copied from the real clock */
-	const ClockOps *real;
-	void *real_data;
-	const SourceOps *source;
-	void *source_data;
-	double base_ppb; /* the real clock's frequency (never changed by us) */
-	double cmd_ppb;	 /* what the loop commanded */
-	bool have_mono;
-	int64_t last_mono;   /* real monotonic of the last update of freq_corr_ns */
-	double freq_corr_ns; /* ∫ (cmd_ppb − base_ppb) dt, ns */
-	int64_t step_ns;     /* sum of recorded steps, ns */
-	unsigned n_steps, n_set_frequency, n_set_sync_status;
-} MonitorClock;
 
 struct Manager {
 	TimesyncManagerOps ops;
@@ -129,132 +108,6 @@ static int real_open_source(void *userdata, const char *path, const SourceOps **
 static void real_close_source(void *userdata, void *source)
 {
 	phc_source_free(source);
-}
-
-/* ---- monitor-mode clock ---- */
-
-/* Reads the real clock and brings freq_corr_ns up to its monotonic time. */
-static int mon_update(MonitorClock *c, int64_t *ret_rt, int64_t *ret_mono)
-{
-	int64_t rt, mono;
-	int r;
-
-	r = c->real->read(c->real_data, &rt, &mono);
-	if (r < 0)
-		return r;
-	if (c->have_mono)
-		c->freq_corr_ns +=
-			(c->cmd_ppb - c->base_ppb) * 1e-9 * (double)(mono - c->last_mono);
-	c->have_mono = true;
-	c->last_mono = mono;
-	if (ret_rt)
-		*ret_rt = rt;
-	if (ret_mono)
-		*ret_mono = mono;
-	return 0;
-}
-
-/* Virtual minus real CLOCK_REALTIME, ns. */
-static int64_t mon_phase_ns(const MonitorClock *c)
-{
-	return llround(c->freq_corr_ns) + c->step_ns;
-}
-
-static int mon_read(void *userdata, int64_t *ret_realtime_ns, int64_t *ret_monotonic_ns)
-{
-	MonitorClock *c = userdata;
-	int64_t rt, mono;
-	int r;
-
-	r = mon_update(c, &rt, &mono);
-	if (r < 0)
-		return r;
-	*ret_realtime_ns = rt + mon_phase_ns(c);
-	*ret_monotonic_ns = mono + llround(c->freq_corr_ns);
-	return 0;
-}
-
-static int mon_get_frequency(void *userdata, double *ret_ppb)
-{
-	MonitorClock *c = userdata;
-
-	*ret_ppb = c->cmd_ppb;
-	return 0;
-}
-
-static int mon_set_frequency(void *userdata, double ppb)
-{
-	MonitorClock *c = userdata;
-	int r;
-
-	r = mon_update(c, NULL, NULL); /* the old frequency applies up to now */
-	if (r < 0)
-		return r;
-	c->cmd_ppb = ppb;
-	c->n_set_frequency++;
-	return 0;
-}
-
-static int mon_step(void *userdata, int64_t delta_ns)
-{
-	MonitorClock *c = userdata;
-
-	c->step_ns += delta_ns;
-	c->n_steps++;
-	return 0;
-}
-
-static int mon_set_sync_status(void *userdata, bool synced, int64_t maxerror_ns,
-			       int64_t esterror_ns)
-{
-	MonitorClock *c = userdata;
-
-	c->n_set_sync_status++;
-	return 0;
-}
-
-/* The reference as the virtual clock would pair it: system stamps moved by the phase. */
-static int mon_source_read(void *userdata, SourceReading *readings, size_t n)
-{
-	MonitorClock *c = userdata;
-	int64_t phase;
-	int r;
-
-	r = mon_update(c, NULL, NULL);
-	if (r < 0)
-		return r;
-	phase = mon_phase_ns(c);
-	r = c->source->read(c->source_data, readings, n);
-	for (int i = 0; i < r; i++) {
-		readings[i].sys_before_ns += phase;
-		readings[i].sys_after_ns += phase;
-	}
-	return r;
-}
-
-static const SourceOps mon_source_ops = { .read = mon_source_read };
-
-static int mon_init(MonitorClock *c, const ClockOps *real, void *real_data)
-{
-	int r;
-
-	*c = (MonitorClock){
-		.ops = {
-			.read = mon_read,
-			.get_frequency = mon_get_frequency,
-			.set_frequency = mon_set_frequency,
-			.step = mon_step,
-			.set_sync_status = mon_set_sync_status,
-			.max_frequency_ppb = real->max_frequency_ppb,
-		},
-		.real = real,
-		.real_data = real_data,
-	};
-	r = real->get_frequency(real_data, &c->base_ppb);
-	if (r < 0)
-		return r;
-	c->cmd_ppb = c->base_ppb;
-	return mon_update(c, NULL, NULL);
 }
 
 /* ---- setup ---- */
@@ -453,7 +306,7 @@ int manager_start(Manager *m)
 	m->servo_config.max_frequency_ppb =
 		MIN(m->servo_config.max_frequency_ppb, clock->max_frequency_ppb);
 	if (m->monitor) {
-		r = mon_init(&m->mon, clock, clock_data);
+		r = monitor_clock_init(&m->mon, clock, clock_data);
 		if (r < 0)
 			return log_error_errno(r, "Could not read the system clock: %m");
 		clock = &m->mon.ops;
@@ -469,7 +322,7 @@ int manager_start(Manager *m)
 		return log_error_errno(r, "Invalid servo configuration: %m");
 	timesync_loop_config_default(&lc);
 	r = timesync_loop_init(&m->loop, &lc, clock, clock_data,
-			       m->monitor ? &mon_source_ops : m->source_ops,
+			       m->monitor ? &monitor_clock_source_ops : m->source_ops,
 			       m->monitor ? (void *)&m->mon : m->source, m->servo, freq);
 	if (r < 0)
 		return log_error_errno(r, "Invalid loop configuration: %m");
@@ -675,7 +528,7 @@ static int set_monitor(Manager *m, bool monitor)
 	int r;
 
 	if (monitor) {
-		r = mon_init(&mon, clock, clock_data);
+		r = monitor_clock_init(&mon, clock, clock_data);
 		if (r < 0)
 			return r;
 		freq = mon.base_ppb;
@@ -701,7 +554,7 @@ static int set_monitor(Manager *m, bool monitor)
 		st.n_steps = m->n_steps_real;
 	/* cannot fail: the configuration and the servo were accepted before */
 	assert_se(timesync_loop_init(&m->loop, &lc, clock, clock_data,
-				     monitor ? &mon_source_ops : m->source_ops,
+				     monitor ? &monitor_clock_source_ops : m->source_ops,
 				     monitor ? (void *)&m->mon : m->source, servo, freq) == 0);
 	attach_source(m);
 	m->loop.filter = filter;
@@ -844,7 +697,7 @@ int64_t manager_poll(Manager *m)
 				      m->loop.status.last_verdict == PHC_FILTER_EVENT))
 		/* The loop's offset is the virtual clock's in monitor mode: take the phase out. */
 		m->offset_ns = m->loop.status.offset_ns -
-			       (m->monitor ? (double)mon_phase_ns(&m->mon) : 0.0);
+			       (m->monitor ? (double)monitor_clock_phase_ns(&m->mon) : 0.0);
 	report_events(m);
 	if (!m->ready) {
 		/* a reading or a -ESTALE answer: the device works */
