@@ -181,6 +181,8 @@ int main(int argc, char *argv[])
 		channel_free(ch);
 		goto out;
 	}
+	/* A discovered uio node (not the char device, not inherited descriptors). */
+	manager_set_exit_on_loss(m, transport == FCOPY_TRANSPORT_IC && settings.uio_ring_fd < 0);
 	r = manager_start(m);
 	if (r >= 0)
 		r = manager_run(m);

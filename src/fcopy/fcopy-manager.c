@@ -55,6 +55,7 @@ struct Manager {
 	EventSource *io, *reconnect_timer, *kick_timer;
 	HvChannel *channel;
 	uint64_t reconnect_delay_usec;
+	bool exit_on_loss;   /* discovered uio node: a withdrawn channel ends the daemon */
 	int run_fd;	     /* settings->run_dir, -EBADF when unusable (no crash cleanup then) */
 	FcopyStatus *status; /* RUN/fcopy-status for hvctl status; NULL without run_fd */
 
@@ -422,9 +423,37 @@ static int connect_channel(Manager *m)
  * doubles while losses follow each other without a reply sent in between (a rescinded uio
  * channel maps again fine but fails at once); the next reply sent resets it.
  */
+/* A uio channel the host withdrew (rescind: EIO), or whose node is gone. */
+static bool channel_withdrawn(int error)
+{
+	error = abs(error);
+	return error == EIO || error == ENODEV || error == ENOENT || error == ENXIO ||
+	       error == ECONNRESET;
+}
+
+/*
+ * Discovered uio node only: the host re-offers a withdrawn channel as a new VMBus device, whose
+ * udev event starts us again (possibly on another uioN), so end cleanly instead of reopening a
+ * node that is gone.
+ */
+static int exit_withdrawn(Manager *m, int reason)
+{
+	log_info_errno(reason,
+		       "The host withdrew the file copy channel %s (%m); exiting until it "
+		       "is offered again.",
+		       m->label);
+	abandon_transfer(m, "channel withdrawn");
+	channel_disconnect(m->channel);
+	(void)notify_status("The host withdrew the file copy channel");
+	return event_exit(m->event, 0);
+}
+
 static int manager_reconnect(Manager *m, int reason)
 {
 	int r;
+
+	if (m->exit_on_loss && channel_withdrawn(reason))
+		return exit_withdrawn(m, reason);
 
 	if (m->reconnect_delay_usec <= RECONNECT_MIN_USEC)
 		log_notice_errno(reason, "Lost the channel %s, connecting again: %m", m->label);
@@ -447,6 +476,8 @@ static int on_reconnect_timer(EventSource *s, uint64_t usec, void *userdata)
 	Manager *m = userdata;
 	int r = connect_channel(m);
 
+	if (r < 0 && m->exit_on_loss && channel_withdrawn(r))
+		return exit_withdrawn(m, r);
 	if (r < 0) {
 		log_debug_errno(r, "Connecting did not work yet, next try in %" PRIu64 " ms: %m",
 				m->reconnect_delay_usec / USEC_PER_MSEC);
@@ -637,6 +668,11 @@ int manager_run(Manager *m)
 	if (r < 0)
 		return log_error_errno(r, "Event loop ended abnormally: %m");
 	return 0;
+}
+
+void manager_set_exit_on_loss(Manager *m, bool b)
+{
+	m->exit_on_loss = b;
 }
 
 int manager_run_once(Manager *m, uint64_t timeout_usec)

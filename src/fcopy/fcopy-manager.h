@@ -8,6 +8,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/channel.h"
@@ -50,6 +51,14 @@ int manager_start(Manager *m);
 
 /* Runs the event loop until SIGTERM/SIGINT. Returns 0 or a negative errno. */
 int manager_run(Manager *m);
+
+/*
+ * For a uio node found by discovery: when the host withdraws the channel (EIO, end of file, or
+ * the node gone on reopen) cancel the transfer and end manager_run() with 0 instead of
+ * reconnecting; the re-offered channel is a new VMBus device whose udev event starts the daemon
+ * again. Default off (reconnect), which suits the char device and inherited descriptors.
+ */
+void manager_set_exit_on_loss(Manager *m, bool b);
 
 /*
  * Runs one event-loop iteration, waiting at most timeout_usec: for tests that play the

@@ -560,6 +560,27 @@ static void test_channel_lost(void **state)
 	assert_int_equal(count_entries(f->run), 0);
 }
 
+static void test_channel_withdrawn(void **state)
+{
+	Fixture *f = *state;
+	int r;
+
+	/* A discovered uio node: the host withdrawing the channel ends the daemon cleanly. */
+	manager_set_exit_on_loss(f->m, true);
+	assert_int_equal(do_start(f, f->dest, "gone", FCOPY_FLAG_OVER_WRITE, 4), HV_S_OK);
+	assert_int_equal(do_write(f, 0, "gone", 4), HV_S_OK);
+	f->peer = safe_close(f->peer);
+	/* The whole loop must end by itself with 0 (reconnecting would loop: killed by the alarm).
+	 */
+	(void)signal(SIGALRM, SIG_DFL);
+	alarm(10);
+	r = manager_run(f->m);
+	alarm(0);
+	assert_int_equal(r, 0);
+	assert_int_equal(count_entries(f->dest), 0);
+	assert_int_equal(count_entries(f->run), 0);
+}
+
 static void test_sigterm(void **state)
 {
 	Fixture *f = *state;
@@ -614,6 +635,7 @@ int main(void)
 		BOTH(test_sigterm),
 		cmocka_unit_test_setup_teardown(test_ic_truncated_and_unknown, setup_ic, teardown),
 		cmocka_unit_test_setup_teardown(test_ic_negotiate, setup_ic, teardown),
+		cmocka_unit_test_setup_teardown(test_channel_withdrawn, setup_ic, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_cleanup, setup_chardev, teardown),
 	};
 
