@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/daemon-cli.h"
+#include "common/event.h"
 #include "common/log.h"
 #include "common/notify.h"
 #include "config.h"
@@ -125,4 +126,16 @@ void daemon_cli_notify_absent(const char *status)
 {
 	(void)notify_ready();
 	(void)notify_status("%s", status);
+}
+
+int daemon_run_event_loop(Event *e)
+{
+	int r = event_set_watchdog(e, true);
+
+	if (r < 0)
+		return log_error_errno(r, "Could not enable the watchdog: %m");
+	r = event_loop(e);
+	if (r < 0)
+		return log_error_errno(r, "Event loop ended abnormally: %m");
+	return 0;
 }

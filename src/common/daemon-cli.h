@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "common/conf.h"
+#include "common/event.h"
 
 /* getopt values of the shared long options; a daemon numbers its own from DAEMON_CLI_ARG_FIRST. */
 enum {
@@ -65,3 +66,9 @@ int daemon_cli_log_conf_error(int error, const ConfError *err);
  * Notification errors are ignored (no systemd, nothing to tell).
  */
 void daemon_cli_notify_absent(const char *status);
+
+/*
+ * The daemons' main loop: enables the systemd watchdog (when WATCHDOG_USEC asks for it), runs
+ * e until event_exit(), and logs a failure at error level. Returns 0 or the negative errno.
+ */
+int daemon_run_event_loop(Event *e);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/channel.h"
+#include "common/daemon-cli.h"
 #include "common/event.h"
 #include "common/hv-status.h"
 #include "common/log.h"
@@ -364,13 +365,7 @@ int manager_start(Manager *m)
 
 int manager_run(Manager *m)
 {
-	int r = event_set_watchdog(m->event, true);
-	if (r < 0)
-		return log_error_errno(r, "Could not enable the watchdog: %m");
-	r = event_loop(m->event);
-	if (r < 0)
-		return log_error_errno(r, "Event loop ended abnormally: %m");
-	return 0;
+	return daemon_run_event_loop(m->event);
 }
 
 Manager *manager_free(Manager *m)
